@@ -1,0 +1,102 @@
+"""Activation functions and their backward passes.
+
+Shapes: every function is elementwise on ``(N, K)`` (N batch, K units), except
+softmax, which normalizes over the last axis.
+
+Each activation has ``forward(u) -> z`` and ``backward(dz, u, z) -> du``: the
+gradient of the loss with respect to the input ``u`` given ``dz = dL/dz``.
+Both ``u`` and ``z`` are passed so each derivative uses whichever is cheaper
+(``sigmoid' = z (1 - z)``, ``tanh' = 1 - z^2``, ``relu' = [u > 0]``).
+
+    sigmoid(u)  = 1 / (1 + exp(-u))            du = dz * z * (1 - z)
+    tanh(u)                                    du = dz * (1 - z**2)
+    relu(u)     = max(0, u)                    du = dz * [u > 0]
+    step(u)     = [u > 0]                      du = 0          (the notes' d_step_function)
+    identity(u) = u                            du = dz
+    softmax(u)_k = exp(u_k - m) / sum_j exp(u_j - m),   m = max_j u_j  (overflow-safe)
+                                               du = z * (dz - sum_k(dz * z))   (row-wise)
+
+The softmax backward is the vector-Jacobian product with ``J = diag(z) - z z^T``;
+``relu`` uses the subgradient 0 at ``u = 0``, as torch and Keras do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(u):
+    # Split by sign so exp never overflows: for u < 0 use exp(u) / (1 + exp(u)).
+    e = np.exp(-np.abs(u))
+    return np.where(u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_backward(dz, u, z):
+    return dz * z * (1.0 - z)
+
+
+def tanh(u):
+    return np.tanh(u)
+
+
+def tanh_backward(dz, u, z):
+    return dz * (1.0 - z * z)
+
+
+def relu(u):
+    return np.maximum(u, 0.0)
+
+
+def relu_backward(dz, u, z):
+    return dz * (u > 0)
+
+
+def step(u):
+    return (u > 0).astype(u.dtype)
+
+
+def step_backward(dz, u, z):
+    return np.zeros_like(dz)
+
+
+def identity(u):
+    return u
+
+
+def identity_backward(dz, u, z):
+    return dz
+
+
+def softmax(u):
+    shifted = u - np.max(u, axis=-1, keepdims=True)      # (N, K), max is 0 per row
+    e = np.exp(shifted)                                   # (N, K)
+    return e / np.sum(e, axis=-1, keepdims=True)          # (N, K)
+
+
+def softmax_backward(dz, u, z):
+    return z * (dz - np.sum(dz * z, axis=-1, keepdims=True))  # (N, K)
+
+
+FORWARD = {
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "relu": relu,
+    "step": step,
+    "identity": identity,
+    "softmax": softmax,
+}
+BACKWARD = {
+    "sigmoid": sigmoid_backward,
+    "tanh": tanh_backward,
+    "relu": relu_backward,
+    "step": step_backward,
+    "identity": identity_backward,
+    "softmax": softmax_backward,
+}
+
+
+def get(name: str):
+    """``(forward, backward)`` for an activation name; a clear error for an unknown one."""
+    if name not in FORWARD:
+        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(FORWARD)}")
+    return FORWARD[name], BACKWARD[name]

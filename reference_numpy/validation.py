@@ -1,0 +1,94 @@
+"""Input checks shared by every framework's adapter.
+
+Bad input gets an error that names what was expected; nothing is broadcast,
+cast or silently accepted. Every check runs *before* any framework sees the
+data, so NumPy, torch and Keras reject the same inputs with the same message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from reference_numpy import losses
+
+DTYPES = ("float64", "float32")
+
+
+def check_dtype_name(dtype) -> np.dtype:
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return np.dtype(name)
+
+
+def check_array(name: str, a, *, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """``a`` must be a NumPy array of exactly ``shape`` (``None`` = any size) and ``dtype``,
+    with only finite values."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of shape {_fmt(shape)} and dtype "
+                        f"{dtype}, got {type(a).__name__}")
+    if a.ndim != len(shape):
+        raise ValueError(f"{name} must have rank {len(shape)} with shape {_fmt(shape)}, "
+                         f"got rank {a.ndim} with shape {a.shape}")
+    for axis, (want, got) in enumerate(zip(shape, a.shape)):
+        if want is not None and want != got:
+            raise ValueError(f"{name} must have shape {_fmt(shape)}, got {a.shape} "
+                             f"(axis {axis}: expected {want}, got {got})")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {a.dtype} "
+                        "(inputs are never cast implicitly: convert with .astype)")
+    if not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
+    return a
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_input(spec, x, dtype) -> np.ndarray:
+    x = check_array("x", x, shape=(None, spec.in_features), dtype=dtype)
+    if x.shape[0] == 0:
+        raise ValueError("x must hold at least one example, got batch size 0")
+    return x
+
+
+def check_target(spec, d, batch: int, dtype) -> np.ndarray:
+    k = spec.out_features
+    if spec.loss == "softmax_cross_entropy" and isinstance(d, np.ndarray) and np.issubdtype(d.dtype, np.integer):
+        if d.shape != (batch,):
+            raise ValueError(f"integer class labels must have shape ({batch},), got {d.shape}")
+        if d.size and (d.min() < 0 or d.max() >= k):
+            raise ValueError(f"class labels must lie in [0, {k}), got values in [{d.min()}, {d.max()}]")
+        return d
+    d = check_array("target", d, shape=(batch, k), dtype=dtype)
+    if losses.takes_logits(spec.loss) and (d.min() < 0 or d.max() > 1):
+        raise ValueError(f"target for {spec.loss} must lie in [0, 1], got values in [{d.min()}, {d.max()}]")
+    if spec.loss == "softmax_cross_entropy":
+        sums = d.sum(axis=1)
+        if not np.allclose(sums, 1.0, rtol=0, atol=1e-6):
+            raise ValueError("one-hot / probability targets must sum to 1 in every row, got row sums in "
+                             f"[{sums.min()}, {sums.max()}] (or pass integer labels of shape ({batch},))")
+    return d
+
+
+def check_params(spec, params, dtype) -> dict[str, np.ndarray]:
+    """``params`` must have exactly the spec's canonical names, shapes and dtype."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of name -> numpy.ndarray, got {type(params).__name__}")
+    expected = spec.param_shapes()
+    missing = [n for n in expected if n not in params]
+    extra = [n for n in params if n not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        raise KeyError(f"parameters for {type(spec).__name__} must be exactly "
+                       f"{list(expected)}: {'; '.join(parts)}")
+    return {n: check_array(f"parameter {n!r}", params[n], shape=shape, dtype=dtype)
+            for n, shape in expected.items()}
