@@ -1,0 +1,35 @@
+"""What every Keras model shares: the output activation and the loss.
+
+A model implements ``logits(x)`` (the last layer's pre-activation ``u``); then
+
+    call(x)          y = f_out(logits(x))
+    objective(x, d)  L, with the cross-entropies read from the logits u
+                     (``from_logits=True``) and the squared errors from the output y
+
+Mirrors ``reference_numpy/model.py``; ``tf.GradientTape`` replaces the hand-written backward.
+"""
+
+import keras
+
+from impl_tf import activations, losses
+from reference_numpy.losses import takes_logits
+
+
+class Model(keras.Model):
+    def __init__(self, spec, dtype="float64", **kwargs):
+        super().__init__(dtype=dtype, **kwargs)
+        self.spec = spec
+        self.output_activation = activations.get(spec.output)
+        self.loss_fn = losses.get(spec.loss, dtype)
+
+    def logits(self, x):
+        raise NotImplementedError
+
+    def call(self, x):
+        return self.output_activation(self.logits(x))
+
+    def objective(self, x, d):
+        u = self.logits(x)
+        if takes_logits(self.spec.loss):
+            return self.loss_fn(d, u)
+        return self.loss_fn(d, self.output_activation(u))
