@@ -1,0 +1,127 @@
+"""The generic parity helper: run any case in any framework, compare any two frameworks.
+
+The parity tests and the report both use this module, so "what the tests
+assert" and "what the report shows" are the same numbers.
+
+Error measures (normwise, never signed), for arrays ``a`` and ``b``::
+
+    max_abs_err = max |a - b|
+    max_rel_err = max |a - b| / max(max |a|, max |b|)
+
+Tolerances, on ``max_rel_err``:
+
+    float64  1e-10  the foundation issue's bound. Measured: <= 2e-15 on every case
+                    (a handful of ulps), so any convention bug (a transpose, a
+                    factor 2 in a loss, a float32 cast) shows as >= 1e-8.
+    float32  100 * eps32 = 1.19e-5. Each framework sums its matmuls in its own
+                    order (blocked BLAS / oneDNN kernels), so float32 results differ
+                    by a few eps per layer; measured max 8.4e-7 (7 eps) over all
+                    cases and quantities. 100 eps leaves >10x margin and is still
+                    orders of magnitude below what a convention bug produces.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from reference_numpy.cases import CASES_BY_NAME
+from reference_numpy.gradcheck import relative_error
+
+FRAMEWORKS = {
+    "numpy": ("reference_numpy.adapter", "NumpyAdapter"),
+    "torch": ("impl_torch.adapter", "TorchAdapter"),
+    "keras": ("impl_tf.adapter", "KerasAdapter"),
+}
+PAIRS = (("numpy", "torch"), ("numpy", "keras"), ("torch", "keras"))
+DTYPES = ("float64", "float32")
+TOLERANCE = {"float64": 1e-10, "float32": float(100 * np.finfo(np.float32).eps)}
+
+
+def adapter_class(framework: str):
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}; expected one of {', '.join(FRAMEWORKS)}")
+    module, name = FRAMEWORKS[framework]
+    return getattr(importlib.import_module(module), name)
+
+
+def make_adapter(framework: str, spec, params, dtype="float64"):
+    return adapter_class(framework)(spec, params, dtype)
+
+
+@lru_cache(maxsize=None)
+def run_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
+    """Every compared quantity of one case in one framework, keyed by quantity name.
+
+    ``output``, ``loss``, ``grad_input``, ``grad:<param>`` (gradients of the loss) and
+    ``vjp_input``, ``vjp:<param>`` (gradients of ``sum(upstream * output)`` for a
+    random upstream: this path goes through the output activation's Jacobian,
+    which the cross-entropy-from-logits path skips).
+    """
+    case = CASES_BY_NAME[case_name]
+    x, target, upstream = case.batch_data(dtype)
+    adapter = make_adapter(framework, case.spec, case.params(dtype), dtype)
+    out = {"output": adapter.forward(x)}
+    res = adapter.loss_and_grads(x, target)
+    out["loss"] = np.asarray(res.loss)
+    out["grad_input"] = res.grad_input
+    out.update({f"grad:{n}": g for n, g in res.grads.items()})
+    vjp = adapter.vjp(x, upstream)
+    out["vjp_input"] = vjp.grad_input
+    out.update({f"vjp:{n}": g for n, g in vjp.grads.items()})
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    family: str
+    frameworks: str
+    dtype: str
+    quantity: str
+    shape: str
+    max_abs_err: float
+    max_rel_err: float
+    tolerance: float
+    passed: bool
+
+    def message(self) -> str:
+        return (f"{self.model} [{self.dtype}] {self.frameworks} {self.quantity}{self.shape}: "
+                f"max abs err {self.max_abs_err:.3e}, max rel err {self.max_rel_err:.3e}, "
+                f"tolerance {self.tolerance:.1e} -> {'ok' if self.passed else 'FAIL'}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare_results(model: str, family: str, pair: tuple[str, str], dtype: str,
+                    a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+                    tolerance: float | None = None) -> list[Row]:
+    """One row per quantity; a quantity present in only one result is a failing row."""
+    tol = TOLERANCE[dtype] if tolerance is None else tolerance
+    rows = []
+    for q in list(a) + [q for q in b if q not in a]:
+        if q not in a or q not in b or np.shape(a[q]) != np.shape(b[q]):
+            shape = f"{np.shape(a.get(q))} vs {np.shape(b.get(q))}"
+            rows.append(Row(model, family, "-".join(pair), dtype, q, shape, np.inf, np.inf, tol, False))
+            continue
+        abs_err, rel_err = relative_error(a[q], b[q])
+        rows.append(Row(model, family, "-".join(pair), dtype, q, str(tuple(np.shape(a[q]))),
+                        abs_err, rel_err, tol, bool(rel_err <= tol)))
+    return rows
+
+
+def compare_case(case_name: str, pair: tuple[str, str], dtype: str) -> list[Row]:
+    case = CASES_BY_NAME[case_name]
+    return compare_results(case.name, case.family, pair, dtype,
+                           run_case(case_name, pair[0], dtype), run_case(case_name, pair[1], dtype))
+
+
+def assert_rows_pass(rows: list[Row]) -> None:
+    failed = [r for r in rows if not r.passed]
+    if failed:
+        raise AssertionError(f"{len(failed)} of {len(rows)} quantities disagree:\n"
+                             + "\n".join(r.message() for r in failed))
