@@ -62,6 +62,9 @@ class KerasAdapter(Adapter):
     def _get_params(self):
         return weights.read_canonical(self.model, self.spec)
 
+    def _param_count(self):
+        return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
+
     def _set_optimizer(self, optimizer):
         # Keras keeps learning_rate as a float32 variable, even for float64 models.
         self.optimizer = keras.optimizers.SGD(learning_rate=optimizer.lr)

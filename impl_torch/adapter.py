@@ -62,6 +62,9 @@ class TorchAdapter(Adapter):
     def _get_params(self):
         return weights.read_canonical(self.model, self.spec)
 
+    def _param_count(self):
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
     def _set_optimizer(self, optimizer):
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=optimizer.lr)
 

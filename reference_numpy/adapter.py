@@ -8,6 +8,7 @@ the parity tests and the reports talk only to this API::
     res  = adapter.loss_and_grads(x, target)       # res.loss, res.grad_input, res.grads[name]
     vjp  = adapter.vjp(x, upstream)                # gradients of sum(upstream * y)
     p    = adapter.get_params()                    # canonical dict, NumPy
+    n    = adapter.param_count()                   # trainable scalars as the framework counts them
     adapter.set_optimizer(OptimizerSpec("sgd", lr=0.125))
     loss = adapter.train_step(x, target)           # one step; the loss before it
 
@@ -68,6 +69,11 @@ class Adapter:
     def get_params(self) -> dict[str, np.ndarray]:
         return self._get_params()
 
+    def param_count(self) -> int:
+        """Trainable scalars as the framework counts them (torch's extra RNN biases
+        make this differ from the canonical count)."""
+        return int(self._param_count())
+
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
         if not isinstance(optimizer, OptimizerSpec):
             raise TypeError(f"optimizer must be an OptimizerSpec, got {type(optimizer).__name__}")
@@ -95,6 +101,9 @@ class Adapter:
         raise NotImplementedError
 
     def _get_params(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _param_count(self) -> int:
         raise NotImplementedError
 
     def _set_optimizer(self, optimizer: OptimizerSpec) -> None:
@@ -138,6 +147,9 @@ class NumpyAdapter(Adapter):
 
     def _get_params(self):
         return {n: a.copy() for n, a in self.model.params.items()}
+
+    def _param_count(self):
+        return sum(a.size for a in self.model.params.values())
 
     def _set_optimizer(self, optimizer):
         from reference_numpy.optimizers import make_optimizer
