@@ -1,0 +1,85 @@
+"""Pins the framework conventions that the mapping code handles (README table).
+
+Each test shows the framework behaviour itself, so that if a new Keras or torch
+release changes it, this fails and the handling code can be revisited.
+"""
+
+import impl_tf  # noqa: F401
+import keras
+import numpy as np
+import tensorflow as tf
+import torch
+
+from reference_numpy import losses as np_losses
+from reference_numpy.cases import CASES_BY_NAME
+from reference_numpy.gradcheck import relative_error
+from reference_numpy.specs import OptimizerSpec
+from reports.harness import make_adapter
+
+
+def test_keras_loss_casts_to_float32_unless_given_a_dtype():
+    """A default Keras Loss computes a float64 model's loss in float32 (~1e-8 off);
+    impl_tf/losses.py builds every loss with the model's dtype, which is exact."""
+    rng = np.random.default_rng(0)
+    y, d = rng.standard_normal((16, 3)), rng.standard_normal((16, 3))
+    reference = np_losses.mse(y, d)
+    default = keras.losses.MeanSquaredError()(tf.constant(d), tf.constant(y))
+    matched = keras.losses.MeanSquaredError(dtype="float64")(tf.constant(d), tf.constant(y))
+    assert default.dtype == tf.float32
+    assert relative_error(float(default), reference)[1] > 1e-10
+    assert relative_error(float(matched), reference)[1] < 1e-15
+
+
+def test_keras_keeps_learning_rate_in_float32_even_for_float64_models():
+    """One SGD step: Keras's update equals the NumPy update with lr = float32(0.1),
+    not with lr = 0.1 -- the reason matched runs use float32-exact rates (0.125)."""
+    case = CASES_BY_NAME["linear_regression_multi"]
+    x, d, _ = case.batch_data()
+    grads = make_adapter("numpy", case.spec, case.params()).loss_and_grads(x, d).grads
+    keras_model = make_adapter("keras", case.spec, case.params())
+    keras_model.set_optimizer(OptimizerSpec("sgd", 0.1))
+    keras_model.train_step(x, d)
+    w_keras = keras_model.get_params()["W"]
+    lr32 = float(np.float32(0.1))
+    assert keras_model.optimizer.learning_rate.dtype == "float32"
+    w0 = case.params()["W"]
+    np.testing.assert_allclose(w_keras, w0 - lr32 * grads["W"], rtol=0, atol=1e-15)
+    drift = np.max(np.abs(w_keras - (w0 - 0.1 * grads["W"])))
+    expected = abs(lr32 - 0.1) * np.max(np.abs(grads["W"]))
+    assert 0.5 * expected < drift < 2 * expected
+
+
+def test_torch_linear_stores_weight_transposed():
+    layer = torch.nn.Linear(3, 5)
+    assert tuple(layer.weight.shape) == (5, 3)
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(layer(x), x @ layer.weight.T + layer.bias)
+
+
+def test_keras_dense_stores_kernel_in_canonical_layout():
+    layer = keras.layers.Dense(5, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    y = layer(x).numpy()
+    assert tuple(layer.kernel.shape) == (3, 5)
+    np.testing.assert_allclose(y, x @ layer.kernel.numpy() + layer.bias.numpy(), rtol=1e-15, atol=0)
+
+
+def test_loss_argument_order_differs():
+    """torch: loss(input, target); Keras: loss(y_true, y_pred). Swapping them in
+    Keras's cross-entropy gives a different number (it is not symmetric)."""
+    u = np.array([[2.0, -1.0, 0.5]])
+    d = np.array([[0.0, 1.0, 0.0]])
+    torch_ce = torch.nn.functional.cross_entropy(torch.tensor(u), torch.tensor(d)).item()
+    cce = keras.losses.CategoricalCrossentropy(from_logits=True, dtype="float64")
+    right, swapped = float(cce(d, u)), float(cce(u, d))
+    assert abs(right - torch_ce) < 1e-15
+    assert abs(swapped - torch_ce) > 1e-2
+
+
+def test_mean_squared_error_is_a_mean_in_both_and_half_sum_in_the_notes():
+    rng = np.random.default_rng(1)
+    y, d = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    t = torch.nn.functional.mse_loss(torch.tensor(y), torch.tensor(d)).item()
+    k = float(keras.losses.MeanSquaredError(dtype="float64")(d, y))
+    assert abs(t - np.mean((y - d) ** 2)) < 1e-15 and abs(k - t) < 1e-15
+    assert abs(np_losses.half_sse(y, d) - t * y.shape[1] / 2) < 1e-14
