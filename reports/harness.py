@@ -52,18 +52,14 @@ def make_adapter(framework: str, spec, params, dtype="float64"):
     return adapter_class(framework)(spec, params, dtype)
 
 
-@lru_cache(maxsize=None)
-def run_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
-    """Every compared quantity of one case in one framework, keyed by quantity name.
+def quantities(adapter, x, target, upstream) -> dict[str, np.ndarray]:
+    """Every compared quantity of one adapter on one batch, keyed by quantity name.
 
     ``output``, ``loss``, ``grad_input``, ``grad:<param>`` (gradients of the loss) and
     ``vjp_input``, ``vjp:<param>`` (gradients of ``sum(upstream * output)`` for a
     random upstream: this path goes through the output activation's Jacobian,
     which the cross-entropy-from-logits path skips).
     """
-    case = CASES_BY_NAME[case_name]
-    x, target, upstream = case.batch_data(dtype)
-    adapter = make_adapter(framework, case.spec, case.params(dtype), dtype)
     out = {"output": adapter.forward(x)}
     res = adapter.loss_and_grads(x, target)
     out["loss"] = np.asarray(res.loss)
@@ -73,6 +69,14 @@ def run_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray
     out["vjp_input"] = vjp.grad_input
     out.update({f"vjp:{n}": g for n, g in vjp.grads.items()})
     return out
+
+
+@lru_cache(maxsize=None)
+def run_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
+    """``quantities`` of one case in one framework (cached: each runs once per session)."""
+    case = CASES_BY_NAME[case_name]
+    x, target, upstream = case.batch_data(dtype)
+    return quantities(make_adapter(framework, case.spec, case.params(dtype), dtype), x, target, upstream)
 
 
 @dataclass(frozen=True)
