@@ -27,14 +27,18 @@ def param_map(model, spec) -> list[tuple[str, object]]:
     return [("W", model.dense.kernel), ("b", model.dense.bias)]
 
 
-def build(model, spec) -> None:
-    """Create the variables (Keras builds layers lazily, on the first call)."""
-    if not model.built:
-        model(np.zeros((1, spec.in_features), dtype=model.dtype_policy.variable_dtype))
+def _check_covered(model, spec) -> None:
     mapped = {id(v) for _, v in param_map(model, spec)}
     unmapped = [v.path for v in model.trainable_variables if id(v) not in mapped]
     if unmapped or len(mapped) != len(model.trainable_variables):
         raise KeyError(f"Keras variables not covered by the mapping: {unmapped}")
+
+
+def build(model, spec) -> None:
+    """Create the variables (Keras builds layers lazily, on the first call)."""
+    if not model.built:
+        model(np.zeros((1, spec.in_features), dtype=model.dtype_policy.variable_dtype))
+    _check_covered(model, spec)
 
 
 def load_canonical(model, spec, params: dict[str, np.ndarray]) -> None:
@@ -57,4 +61,5 @@ def to_canonical(spec, model, values) -> dict[str, np.ndarray]:
 
 
 def read_canonical(model, spec) -> dict[str, np.ndarray]:
+    _check_covered(model, spec)
     return to_canonical(spec, model, [v.numpy() for v in variables(model, spec)])

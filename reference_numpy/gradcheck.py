@@ -14,19 +14,23 @@ import numpy as np
 
 
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """Central differences of the scalar function ``f`` at ``x`` (``x`` is restored)."""
+    """Central differences of the scalar function ``f`` at ``x``.
+
+    Like the notes' version, each element of ``x`` is nudged in place and
+    restored, so ``f`` may ignore its argument and read ``x`` through a closure
+    (e.g. a model's own parameter array). Works for any memory layout.
+    """
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64 input, got {x.dtype}")
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)     # views: one element at a time
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
+    grad = np.zeros(x.shape, dtype=x.dtype)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
         f_plus = f(x)
-        flat[i] = old - h
+        x[idx] = old - h
         f_minus = f(x)
-        flat[i] = old
-        gflat[i] = (f_plus - f_minus) / (2.0 * h)
+        x[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2.0 * h)
     return grad
 
 

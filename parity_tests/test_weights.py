@@ -1,0 +1,340 @@
+"""The weight mappings (``impl_torch/weights.py``, ``impl_tf/weights.py``) are exact, and their
+conventions are pinned.
+
+What this file proves:
+
+* round trip canonical -> framework -> canonical (``adapter.get_params()`` right after
+  building) is bit-exact, same names in canonical order, same dtype, for every case in
+  ``CASES`` plus an all-square MLP, in torch and Keras, in float64 and float32;
+* the layout conventions: torch's ``nn.Linear.weight`` holds ``W.T`` (shape ``(out, in)``),
+  Keras's ``Dense.kernel`` holds ``W`` as it is (shape ``(in, out)``); biases are copied as
+  they are -- for ``model.layers[l]`` / ``model.layers_[l]`` (MLP) and ``model.dense``
+  (regression);
+* the adapters and the mapping functions copy: mutating the params passed in, or the dict
+  returned by ``get_params()``, after building leaves the model unchanged;
+* canaries: a mapping that forgets the torch transpose on square weights, or that swaps
+  two equally sized Keras biases, still round-trips bit-exactly (so the round trip alone
+  could never catch it) but fails parity against NumPy by O(1) -- a layout bug cannot pass
+  the parity comparison by accident;
+* the mappings reject a model with a parameter they do not cover (KeyError naming it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import impl_tf  # noqa: F401  (selects the TensorFlow backend before keras is imported)
+import impl_tf.weights
+import impl_torch.weights
+from impl_tf.mlp import MLP as KerasMLP
+from impl_torch.mlp import MLP as TorchMLP
+from reference_numpy.cases import CASES, Case
+from reference_numpy.gradcheck import relative_error
+from reference_numpy.specs import MLPSpec
+from reports.harness import assert_rows_pass, compare_results, make_adapter, quantities
+
+FRAMEWORKS = ("torch", "keras")
+DTYPES = ("float64", "float32")
+MLP_CASES = [c for c in CASES if isinstance(c.spec, MLPSpec)]
+REGRESSION_CASES = [c for c in CASES if not isinstance(c.spec, MLPSpec)]
+
+# Every weight square and every bias the same size: a transposed W or two swapped biases
+# keep every shape right, so only the numbers can reveal them.
+SQUARE = Case("square_mlp", MLPSpec(4, (4, 4), 4, activation="tanh", output="identity", loss="mse"), seed=21)
+# Round trip and conventions: every case in CASES, plus SQUARE (no case in CASES has a square
+# W larger than 1x1, so without it a transpose applied on one side only would go unseen).
+ALL_CASES = (*CASES, SQUARE)
+CASE_IDS = [c.name for c in ALL_CASES]
+
+
+def assert_same_params(got: dict, want: dict) -> None:
+    assert list(got) == list(want)
+    for name in want:
+        assert isinstance(got[name], np.ndarray), name
+        assert got[name].dtype == want[name].dtype, (name, got[name].dtype, want[name].dtype)
+        assert got[name].shape == want[name].shape, (name, got[name].shape, want[name].shape)
+        assert np.array_equal(got[name], want[name]), name
+
+
+def case_quantities(adapter, case: Case, dtype: str = "float64") -> dict[str, np.ndarray]:
+    """``reports.harness.quantities`` for a case that is not in CASES."""
+    return quantities(adapter, *case.batch_data(dtype))
+
+
+def parity_rows(framework: str, case: Case, dtype: str = "float64"):
+    params = case.params(dtype)
+    a = case_quantities(make_adapter("numpy", case.spec, params, dtype), case, dtype)
+    b = case_quantities(make_adapter(framework, case.spec, params, dtype), case, dtype)
+    return {r.quantity: r for r in compare_results(case.name, case.family, ("numpy", framework), dtype, a, b)}
+
+
+# ---------------------------------------------------------------------------- round trip
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", ALL_CASES, ids=CASE_IDS)
+def test_round_trip_is_bit_exact(case, framework, dtype):
+    params = case.params(dtype)
+    assert_same_params(make_adapter(framework, case.spec, params, dtype).get_params(), params)
+
+
+# --------------------------------------------------------------------------- conventions
+
+def torch_layers(adapter):
+    if isinstance(adapter.spec, MLPSpec):
+        return list(adapter.model.layers)
+    return [adapter.model.dense]
+
+
+def keras_layers(adapter):
+    if isinstance(adapter.spec, MLPSpec):
+        return list(adapter.model.layers_)
+    return [adapter.model.dense]
+
+
+def weight_names(spec):
+    names = list(spec.param_shapes())
+    return list(zip(names[0::2], names[1::2]))     # [(W1, b1), (W2, b2), ...] or [(W, b)]
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=CASE_IDS)
+def test_torch_linear_weight_is_canonical_transposed(case):
+    params = case.params("float64")
+    adapter = make_adapter("torch", case.spec, params, "float64")
+    layers = torch_layers(adapter)
+    assert len(layers) == len(weight_names(case.spec))
+    for layer, (w, b) in zip(layers, weight_names(case.spec)):
+        n_in, n_out = params[w].shape
+        weight, bias = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+        assert weight.shape == (n_out, n_in) and weight.dtype == np.float64
+        assert np.array_equal(weight, params[w].T), w
+        assert np.array_equal(bias, params[b]), b
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=CASE_IDS)
+def test_keras_dense_kernel_is_canonical_as_is(case):
+    params = case.params("float64")
+    adapter = make_adapter("keras", case.spec, params, "float64")
+    layers = keras_layers(adapter)
+    assert len(layers) == len(weight_names(case.spec))
+    for layer, (w, b) in zip(layers, weight_names(case.spec)):
+        kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
+        assert kernel.shape == params[w].shape and kernel.dtype == np.float64
+        assert np.array_equal(kernel, params[w]), w
+        assert np.array_equal(bias, params[b]), b
+
+
+def test_first_mlp_layer_pinned_explicitly():
+    """The brief's literal statement, on the first case: torch layers[0].weight == W1.T,
+    Keras layers_[0].kernel == W1; W1 is not square, so the shapes alone tell them apart."""
+    case = MLP_CASES[0]
+    W1 = case.params("float64")["W1"]
+    assert W1.shape == (4, 16)
+    t = make_adapter("torch", case.spec, case.params("float64")).model.layers[0].weight.detach().numpy()
+    k = make_adapter("keras", case.spec, case.params("float64")).model.layers_[0].kernel.numpy()
+    assert t.shape == (16, 4) and np.array_equal(t, W1.T)
+    assert k.shape == (4, 16) and np.array_equal(k, W1)
+
+
+def test_regression_layer_pinned_explicitly():
+    case = next(c for c in REGRESSION_CASES if c.spec.out_features > 1 and c.spec.n_features > 1)
+    W = case.params("float64")["W"]
+    assert W.shape[0] != W.shape[1]
+    t = make_adapter("torch", case.spec, case.params("float64")).model.dense.weight.detach().numpy()
+    k = make_adapter("keras", case.spec, case.params("float64")).model.dense.kernel.numpy()
+    assert np.array_equal(t, W.T) and np.array_equal(k, W)
+
+
+def test_torch_param_map_names():
+    spec = MLPSpec(4, (5, 6), 3)
+    assert impl_torch.weights.param_map(spec) == [
+        ("W1", "layers.0.weight", True), ("b1", "layers.0.bias", False),
+        ("W2", "layers.1.weight", True), ("b2", "layers.1.bias", False),
+        ("W3", "layers.2.weight", True), ("b3", "layers.2.bias", False)]
+    assert impl_torch.weights.param_map(REGRESSION_CASES[0].spec) == [
+        ("W", "dense.weight", True), ("b", "dense.bias", False)]
+
+
+# --------------------------------------------------------------------------------- copies
+
+@pytest.mark.parametrize("framework", ("numpy", *FRAMEWORKS))
+@pytest.mark.parametrize("case", [MLP_CASES[0], REGRESSION_CASES[-1]], ids=lambda c: c.name)
+def test_adapter_copies_params_in(case, framework):
+    params = case.params("float64")
+    x = case.batch_data("float64")[0]
+    adapter = make_adapter(framework, case.spec, params)
+    want, y = case.params("float64"), adapter.forward(x)
+    for name in list(params):
+        params[name] += 1.0                      # in place: the caller's arrays
+        params[name][...] = np.nan
+        params[name] = np.zeros_like(params[name])
+    params["extra"] = np.ones(3)
+    params.clear()
+    assert_same_params(adapter.get_params(), want)
+    assert np.array_equal(adapter.forward(x), y)
+
+
+@pytest.mark.parametrize("framework", ("numpy", *FRAMEWORKS))
+@pytest.mark.parametrize("case", [MLP_CASES[0], REGRESSION_CASES[-1]], ids=lambda c: c.name)
+def test_adapter_copies_params_out(case, framework):
+    want = case.params("float64")
+    x = case.batch_data("float64")[0]
+    adapter = make_adapter(framework, case.spec, want)
+    y = adapter.forward(x)
+    got = adapter.get_params()
+    for name in list(got):
+        got[name] *= -3.0
+        got[name][...] = np.nan
+        got[name] = np.zeros_like(got[name])
+    got.clear()
+    assert_same_params(adapter.get_params(), want)
+    assert np.array_equal(adapter.forward(x), y)
+
+
+@pytest.mark.parametrize("case", [MLP_CASES[0], REGRESSION_CASES[-1]], ids=lambda c: c.name)
+def test_torch_mapping_functions_copy(case):
+    """Below the adapter (which copies on its own): load_canonical and read_canonical copy too."""
+    from impl_torch.adapter import model_class
+    params, want = case.params("float64"), case.params("float64")
+    model = model_class(case.spec)(case.spec, dtype=torch.float64)
+    impl_torch.weights.load_canonical(model, case.spec, params)
+    for a in params.values():
+        a[...] = 7.0
+    assert_same_params(impl_torch.weights.read_canonical(model, case.spec), want)
+    for a in impl_torch.weights.read_canonical(model, case.spec).values():
+        a[...] = 7.0
+    assert_same_params(impl_torch.weights.read_canonical(model, case.spec), want)
+
+
+@pytest.mark.parametrize("case", [MLP_CASES[0], REGRESSION_CASES[-1]], ids=lambda c: c.name)
+def test_keras_mapping_functions_copy(case):
+    from impl_tf.adapter import model_class
+    params, want = case.params("float64"), case.params("float64")
+    model = model_class(case.spec)(case.spec, dtype="float64")
+    impl_tf.weights.load_canonical(model, case.spec, params)
+    for a in params.values():
+        a[...] = 7.0
+    assert_same_params(impl_tf.weights.read_canonical(model, case.spec), want)
+    for a in impl_tf.weights.read_canonical(model, case.spec).values():
+        a[...] = 7.0
+    assert_same_params(impl_tf.weights.read_canonical(model, case.spec), want)
+
+
+# -------------------------------------------------------------------------------- canaries
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_square_case_passes_parity_with_the_real_mapping(framework):
+    """Positive control for the canaries: unpatched, the square case agrees with NumPy."""
+    assert_rows_pass(list(parity_rows(framework, SQUARE).values()))
+
+
+def torch_without_transpose(monkeypatch):
+    original = impl_torch.weights.param_map
+    monkeypatch.setattr(impl_torch.weights, "param_map",
+                        lambda spec: [(c, t, False) for c, t, _ in original(spec)])
+
+
+def torch_with_swapped_biases(monkeypatch):
+    original = impl_torch.weights.param_map
+
+    def swapped(spec):
+        rows = original(spec)
+        torch_name = {c: t for c, t, _ in rows}
+        return [(c, torch_name[{"b1": "b2", "b2": "b1"}.get(c, c)], tr) for c, _, tr in rows]
+    monkeypatch.setattr(impl_torch.weights, "param_map", swapped)
+
+
+def keras_with_swapped_biases(monkeypatch):
+    original = impl_tf.weights.param_map
+
+    def swapped(model, spec):
+        rows = original(model, spec)
+        variable = dict(rows)
+        return [(c, variable[{"b1": "b2", "b2": "b1"}.get(c, c)]) for c, _ in rows]
+    monkeypatch.setattr(impl_tf.weights, "param_map", swapped)
+
+
+CANARIES = [("torch", torch_without_transpose), ("torch", torch_with_swapped_biases),
+            ("keras", keras_with_swapped_biases)]
+
+
+@pytest.mark.parametrize("framework, breakage", CANARIES, ids=[b.__name__ for _, b in CANARIES])
+def test_broken_mapping_round_trips_but_fails_parity(framework, breakage, monkeypatch):
+    breakage(monkeypatch)
+    params = SQUARE.params("float64")
+    adapter = make_adapter(framework, SQUARE.spec, params)
+    # The bug is symmetric (applied on the way in and on the way out): the round trip is blind to it.
+    assert_same_params(adapter.get_params(), params)
+    rows = parity_rows(framework, SQUARE)
+    assert rows["output"].max_rel_err > 1e-3, rows["output"].message()
+    assert rows["loss"].max_rel_err > 1e-3, rows["loss"].message()
+    with pytest.raises(AssertionError, match="quantities disagree"):
+        assert_rows_pass(list(rows.values()))
+    # ...and not marginally: the same forward outputs, compared directly.
+    x = SQUARE.batch_data("float64")[0]
+    _, rel = relative_error(make_adapter("numpy", SQUARE.spec, params).forward(x), adapter.forward(x))
+    assert rel > 1e-3
+
+
+def test_torch_missing_transpose_on_non_square_weights_is_a_shape_error(monkeypatch):
+    torch_without_transpose(monkeypatch)
+    case = MLP_CASES[0]
+    with pytest.raises(ValueError, match="W1 maps to layers.0.weight"):
+        make_adapter("torch", case.spec, case.params("float64"))
+
+
+# ------------------------------------------------------------------------ uncovered params
+
+def torch_model_with_extra(spec):
+    model = TorchMLP(spec, dtype=torch.float64)
+    model.extra = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    return model
+
+
+def test_torch_read_rejects_unmapped_parameter():
+    spec = SQUARE.spec
+    with pytest.raises(KeyError, match="extra"):
+        impl_torch.weights.read_canonical(torch_model_with_extra(spec), spec)
+
+
+def test_torch_load_rejects_unmapped_parameter():
+    spec = SQUARE.spec
+    with pytest.raises(KeyError, match="extra"):
+        impl_torch.weights.load_canonical(torch_model_with_extra(spec), spec, SQUARE.params("float64"))
+
+
+def test_torch_rejects_missing_parameter():
+    spec = SQUARE.spec
+    model = TorchMLP(spec, dtype=torch.float64)
+    model.layers[0] = nn.Linear(4, 4, bias=False, dtype=torch.float64)
+    with pytest.raises(KeyError, match="layers.0.bias"):
+        impl_torch.weights.load_canonical(model, spec, SQUARE.params("float64"))
+    with pytest.raises(KeyError, match="layers.0.bias"):
+        impl_torch.weights.read_canonical(model, spec)
+
+
+def keras_model_with_extra(spec):
+    model = KerasMLP(spec, dtype="float64")
+    model.add_weight(shape=(3,), name="extra", dtype="float64")   # before build: Keras locks state after
+    return model
+
+
+def test_keras_load_rejects_unmapped_variable():
+    spec = SQUARE.spec
+    with pytest.raises(KeyError, match="extra"):
+        impl_tf.weights.load_canonical(keras_model_with_extra(spec), spec, SQUARE.params("float64"))
+
+
+def test_keras_read_rejects_unmapped_variable():
+    spec = SQUARE.spec
+    model = keras_model_with_extra(spec)
+    model(np.zeros((1, 4)))                         # built without load_canonical
+    try:
+        impl_tf.weights.read_canonical(model, spec)
+    except KeyError as e:
+        assert "extra" in str(e)
+    else:
+        raise AssertionError("read_canonical silently ignored the unmapped variable 'extra'")
