@@ -37,6 +37,11 @@ def init_params(spec, seed: int, method: str = "xavier", *, weight_init_std: flo
                 bias: str = "zeros", bias_std: float = 0.1, dtype="float64") -> dict[str, np.ndarray]:
     """Canonical parameters for ``spec``, reproducible from ``seed``."""
     dtype = check_dtype_name(dtype)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int (parameters are reproducible from it), got {seed!r}")
+    for name, std in (("weight_init_std", weight_init_std), ("bias_std", bias_std)):
+        if isinstance(std, bool) or not isinstance(std, float | int) or not 0 < std < float("inf"):
+            raise ValueError(f"{name} must be a positive finite number, got {std!r}")
     if bias not in ("zeros", "normal"):
         raise ValueError(f"bias must be 'zeros' or 'normal', got {bias!r}")
     rng = np.random.default_rng(seed)

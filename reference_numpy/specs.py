@@ -157,8 +157,8 @@ class OptimizerSpec:
 
     def __post_init__(self):
         _choice("optimizer", self.name, ("sgd",))
-        if not (isinstance(self.lr, float | int) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, float | int) or not 0 < self.lr < float("inf"):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
 
 
 ModelSpec = MLPSpec | LinearRegressionSpec | PolynomialRegressionSpec

@@ -17,7 +17,10 @@ DTYPES = ("float64", "float32")
 
 
 def check_dtype_name(dtype) -> np.dtype:
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = dtype if isinstance(dtype, str) else np.dtype(dtype).name if dtype is not None else None
+    except TypeError:
+        name = None
     if name not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     return np.dtype(name)
@@ -26,7 +29,7 @@ def check_dtype_name(dtype) -> np.dtype:
 def check_array(name: str, a, *, shape: tuple, dtype: np.dtype) -> np.ndarray:
     """``a`` must be a NumPy array of exactly ``shape`` (``None`` = any size) and ``dtype``,
     with only finite values."""
-    if not isinstance(a, np.ndarray):
+    if type(a) is not np.ndarray:      # subclasses (np.matrix, masked arrays) change semantics
         raise TypeError(f"{name} must be a numpy.ndarray of shape {_fmt(shape)} and dtype "
                         f"{dtype}, got {type(a).__name__}")
     if a.ndim != len(shape):
@@ -59,6 +62,9 @@ def check_input(spec, x, dtype) -> np.ndarray:
 def check_target(spec, d, batch: int, dtype) -> np.ndarray:
     k = spec.out_features
     if spec.loss == "softmax_cross_entropy" and isinstance(d, np.ndarray) and np.issubdtype(d.dtype, np.integer):
+        if type(d) is not np.ndarray or d.dtype != np.int64:
+            raise TypeError(f"integer class labels must be a numpy.ndarray of dtype int64, got "
+                            f"{type(d).__name__} of dtype {d.dtype} (torch's cross-entropy takes int64 only)")
         if d.shape != (batch,):
             raise ValueError(f"integer class labels must have shape ({batch},), got {d.shape}")
         if d.size and (d.min() < 0 or d.max() >= k):
