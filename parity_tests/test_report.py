@@ -1,0 +1,39 @@
+"""The main job, ``python -m reports --out DIR``: writes the promised files and columns,
+and its exit code reflects the comparisons."""
+
+import pandas as pd
+import pytest
+
+from reports import cli, harness
+
+COLUMNS = ["model", "family", "frameworks", "dtype", "quantity", "max_abs_err", "max_rel_err",
+           "tolerance", "passed"]
+
+
+def test_report_writes_parity_table(tmp_path, capsys):
+    assert cli.main(["--out", str(tmp_path), "--cases", "*regression*", "--skip-training"]) == 0
+    parity = pd.read_csv(tmp_path / "parity.csv")
+    assert set(COLUMNS) <= set(parity.columns)
+    assert set(parity["family"]) == {"regression"}
+    assert set(parity["frameworks"]) == {"numpy-torch", "numpy-keras", "torch-keras"}
+    assert set(parity["dtype"]) == {"float64", "float32"}
+    assert {"output", "loss", "grad_input", "grad:W", "grad:b"} <= set(parity["quantity"])
+    assert parity["passed"].all()
+    assert (parity.loc[parity["dtype"] == "float64", "max_rel_err"] <= 1e-10).all()
+    for name in ("parity.md", "report.md", "params.csv", "speed.csv"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert "ALL PASSED" in capsys.readouterr().out
+
+
+def test_report_exits_nonzero_when_a_row_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(harness.TOLERANCE, "float64", -1.0)     # nothing can pass
+    harness.run_case.cache_clear()
+    assert cli.main(["--out", str(tmp_path), "--cases", "linear_regression", "--dtypes", "float64",
+                     "--skip-training"]) == 1
+    assert not pd.read_csv(tmp_path / "parity.csv")["passed"].any()
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_report_rejects_a_filter_matching_nothing(tmp_path):
+    with pytest.raises(SystemExit):
+        cli.main(["--out", str(tmp_path), "--cases", "no_such_model"])
