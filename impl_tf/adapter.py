@@ -15,15 +15,10 @@ from impl_tf import weights
 from impl_tf.mlp import MLP
 from impl_tf.regression import LinearRegression, PolynomialRegression
 from reference_numpy.adapter import Adapter, Gradients
-from reference_numpy.specs import MLPSpec, PolynomialRegressionSpec
 
 
-def model_class(spec):
-    if isinstance(spec, MLPSpec):
-        return MLP
-    if isinstance(spec, PolynomialRegressionSpec):
-        return PolynomialRegression
-    return LinearRegression
+#: ``spec.model`` -> model class (the same names as in reference_numpy).
+MODELS = {"MLP": MLP, "LinearRegression": LinearRegression, "PolynomialRegression": PolynomialRegression}
 
 
 class KerasAdapter(Adapter):
@@ -32,7 +27,7 @@ class KerasAdapter(Adapter):
     def _build(self, params):
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"impl_tf needs the TensorFlow backend, KERAS_BACKEND is {keras.backend.backend()!r}")
-        self.model = model_class(self.spec)(self.spec, dtype=self.dtype.name)
+        self.model = MODELS[self.spec.model](self.spec, dtype=self.dtype.name)
         weights.load_canonical(self.model, self.spec, params)
         self.variables = weights.variables(self.model, self.spec)
 

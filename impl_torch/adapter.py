@@ -13,24 +13,19 @@ from impl_torch import weights
 from impl_torch.mlp import MLP
 from impl_torch.regression import LinearRegression, PolynomialRegression
 from reference_numpy.adapter import Adapter, Gradients
-from reference_numpy.specs import MLPSpec, PolynomialRegressionSpec
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-def model_class(spec):
-    if isinstance(spec, MLPSpec):
-        return MLP
-    if isinstance(spec, PolynomialRegressionSpec):
-        return PolynomialRegression
-    return LinearRegression
+#: ``spec.model`` -> model class (the same names as in reference_numpy).
+MODELS = {"MLP": MLP, "LinearRegression": LinearRegression, "PolynomialRegression": PolynomialRegression}
 
 
 class TorchAdapter(Adapter):
     framework = "torch"
 
     def _build(self, params):
-        self.model = model_class(self.spec)(self.spec, dtype=TORCH_DTYPES[self.dtype.name])
+        self.model = MODELS[self.spec.model](self.spec, dtype=TORCH_DTYPES[self.dtype.name])
         weights.load_canonical(self.model, self.spec, params)
         self.names = [name for name, _ in self.model.named_parameters()]
 

@@ -146,7 +146,7 @@ dtypes = st.sampled_from(("float64", "float32"))
 @given(spec=any_specs, seed=seeds, dtype=dtypes)
 def test_torch_weight_mapping_round_trip(spec, seed, dtype):
     params = init_params(spec, seed, "he", bias="normal", bias_std=0.5, dtype=dtype)
-    model = torch_adapter.model_class(spec)(spec, dtype=torch_adapter.TORCH_DTYPES[dtype])
+    model = torch_adapter.MODELS[spec.model](spec, dtype=torch_adapter.TORCH_DTYPES[dtype])
     torch_weights.load_canonical(model, spec, params)
     for name, torch_name, transpose in torch_weights.param_map(spec):   # the documented layout
         tensor = model.get_parameter(torch_name).detach().numpy()
@@ -159,7 +159,7 @@ def test_torch_weight_mapping_round_trip(spec, seed, dtype):
 @given(spec=any_specs, seed=seeds, dtype=dtypes)
 def test_keras_weight_mapping_round_trip(spec, seed, dtype):
     params = init_params(spec, seed, "he", bias="normal", bias_std=0.5, dtype=dtype)
-    model = tf_adapter.model_class(spec)(spec, dtype=dtype)
+    model = tf_adapter.MODELS[spec.model](spec, dtype=dtype)
     tf_weights.load_canonical(model, spec, params)
     for name, variable in tf_weights.param_map(model, spec):            # kernel = W, no transform
         assert np.array_equal(variable.numpy(), params[name]), (name, variable.path)
@@ -203,6 +203,6 @@ def test_torch_round_trip_is_not_the_identity_on_layout():
     """Guard for the round-trip tests: loading a non-square W into torch really transposes it."""
     spec = MLPSpec(2, (3,), 1, output="identity", loss="mse")
     params = init_params(spec, 0, bias="normal")
-    model = torch_adapter.model_class(spec)(spec, dtype=torch.float64)
+    model = torch_adapter.MODELS[spec.model](spec, dtype=torch.float64)
     torch_weights.load_canonical(model, spec, params)
     assert tuple(model.get_parameter("layers.0.weight").shape) == (3, 2) != params["W1"].shape

@@ -197,9 +197,9 @@ def test_adapter_copies_params_out(case, framework):
 @pytest.mark.parametrize("case", [MLP_CASES[0], REGRESSION_CASES[-1]], ids=lambda c: c.name)
 def test_torch_mapping_functions_copy(case):
     """Below the adapter (which copies on its own): load_canonical and read_canonical copy too."""
-    from impl_torch.adapter import model_class
+    from impl_torch.adapter import MODELS
     params, want = case.params("float64"), case.params("float64")
-    model = model_class(case.spec)(case.spec, dtype=torch.float64)
+    model = MODELS[case.spec.model](case.spec, dtype=torch.float64)
     impl_torch.weights.load_canonical(model, case.spec, params)
     for a in params.values():
         a[...] = 7.0
@@ -211,9 +211,9 @@ def test_torch_mapping_functions_copy(case):
 
 @pytest.mark.parametrize("case", [MLP_CASES[0], REGRESSION_CASES[-1]], ids=lambda c: c.name)
 def test_keras_mapping_functions_copy(case):
-    from impl_tf.adapter import model_class
+    from impl_tf.adapter import MODELS
     params, want = case.params("float64"), case.params("float64")
-    model = model_class(case.spec)(case.spec, dtype="float64")
+    model = MODELS[case.spec.model](case.spec, dtype="float64")
     impl_tf.weights.load_canonical(model, case.spec, params)
     for a in params.values():
         a[...] = 7.0

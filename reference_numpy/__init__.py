@@ -4,3 +4,5 @@ gradient checks, data sets and tasks. Imports neither torch nor TensorFlow."""
 
 from reference_numpy.specs import (LinearRegressionSpec, MLPSpec, OptimizerSpec,  # noqa: F401
                                    PolynomialRegressionSpec)
+
+__all__ = ["LinearRegressionSpec", "MLPSpec", "OptimizerSpec", "PolynomialRegressionSpec"]

@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 
 from reference_numpy import validation
-from reference_numpy.specs import LinearRegressionSpec, MLPSpec, OptimizerSpec, PolynomialRegressionSpec
+from reference_numpy.specs import LinearRegressionSpec, MLPSpec, OptimizerSpec
 
 
 @dataclass
@@ -114,15 +114,12 @@ class Adapter:
 
 
 def model_class(spec):
-    """The NumPy model class for a spec."""
+    """The NumPy model class named by ``spec.model``."""
     from reference_numpy.mlp import MLP
     from reference_numpy.regression import LinearRegression, PolynomialRegression
 
-    if isinstance(spec, MLPSpec):
-        return MLP
-    if isinstance(spec, PolynomialRegressionSpec):
-        return PolynomialRegression
-    return LinearRegression
+    return {"MLP": MLP, "LinearRegression": LinearRegression,
+            "PolynomialRegression": PolynomialRegression}[spec.model]
 
 
 class NumpyAdapter(Adapter):

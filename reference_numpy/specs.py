@@ -70,6 +70,7 @@ class MLPSpec:
     loss: str = "softmax_cross_entropy"
 
     family = "mlp"
+    model = "MLP"                 # the class name in reference_numpy, impl_torch and impl_tf
 
     def __post_init__(self):
         _positive_int("in_features", self.in_features)
@@ -107,6 +108,7 @@ class LinearRegressionSpec:
     loss: str = "mse"
 
     family = "regression"
+    model = "LinearRegression"
     output = "identity"
 
     def __post_init__(self):
@@ -132,6 +134,8 @@ class PolynomialRegressionSpec(LinearRegressionSpec):
     """
 
     degree: int = 3
+
+    model = "PolynomialRegression"
 
     def __post_init__(self):
         super().__post_init__()

@@ -20,7 +20,6 @@ import argparse
 import fnmatch
 import itertools
 import platform
-import sys
 import time
 from pathlib import Path
 
