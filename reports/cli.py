@@ -134,7 +134,8 @@ def main(argv=None) -> int:
     print("speed: median of 20 loss+gradient evaluations", flush=True)
     speed = speed_table(cases)
     speed.to_csv(args.out / "speed.csv", index=False)
-    sections.append(("Speed (ms per loss + gradients, float64)", speed))
+    sections.append(("Speed (median ms per loss + gradients, float64; batches of 1-16, so this is "
+                     "per-call overhead -- eager Keras, autograd, NumPy -- not throughput)", speed))
 
     env = environment()
     verdict = "ALL PASSED" if failures == 0 else f"{failures} FAILED"
