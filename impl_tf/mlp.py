@@ -7,7 +7,8 @@ Shape legend: N batch, D input features, H_l units of layer l, K outputs, L laye
     y   = f_out(u_L)                   (N, K)
 
 Layer l is ``self.layers_[l-1]``, a ``Dense`` whose ``kernel`` is ``(H_{l-1}, H_l)``
--- the canonical ``W_l`` as it is (see ``weights.py``). The activation is applied
+-- the canonical ``W_l`` as it is (see ``weights.py``). (torch's mirror calls the
+list ``layers``; Keras reserves ``Model.layers``, hence the underscore.) The activation is applied
 outside the Dense layer so the logits ``u_L`` stay available to the loss.
 """
 
