@@ -6,19 +6,25 @@ Gradients come from ``tf.GradientTape``: of the loss for ``loss_and_grads``, of
 
 from __future__ import annotations
 
+import importlib
+
 import impl_tf  # noqa: F401  (selects the TensorFlow backend before keras is imported)
 import keras
 import numpy as np
 import tensorflow as tf
 
 from impl_tf import weights
-from impl_tf.mlp import MLP
-from impl_tf.regression import LinearRegression, PolynomialRegression
 from reference_numpy.adapter import Adapter, Gradients
 
 
-#: ``spec.model`` -> model class (the same names as in reference_numpy).
-MODELS = {"MLP": MLP, "LinearRegression": LinearRegression, "PolynomialRegression": PolynomialRegression}
+#: ``spec.model`` -> the module defining that class (the same names and files as in reference_numpy).
+MODULES = {"MLP": "mlp", "LinearRegression": "regression", "PolynomialRegression": "regression",
+           "CNN": "cnn", "RecurrentNet": "recurrent"}
+
+
+def model_class(spec):
+    """The impl_tf model class named by ``spec.model``."""
+    return getattr(importlib.import_module(f"impl_tf.{MODULES[spec.model]}"), spec.model)
 
 
 class KerasAdapter(Adapter):
@@ -27,32 +33,41 @@ class KerasAdapter(Adapter):
     def _build(self, params):
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"impl_tf needs the TensorFlow backend, KERAS_BACKEND is {keras.backend.backend()!r}")
-        self.model = MODELS[self.spec.model](self.spec, dtype=self.dtype.name)
+        self.model = model_class(self.spec)(self.spec, dtype=self.dtype.name)
         weights.load_canonical(self.model, self.spec, params)
         self.variables = weights.variables(self.model, self.spec)
 
-    def _forward(self, x):
-        return self.model(tf.constant(x)).numpy()
+    @staticmethod
+    def _state(state):
+        return None if state is None else {n: tf.constant(a) for n, a in state.items()}
 
-    def _grads(self, tape, out, x_t, output_gradients=None):
-        gx, *gp = tape.gradient(out, [x_t, *self.variables], output_gradients=output_gradients)
-        return gx.numpy(), weights.to_canonical(self.spec, self.model, gp)
+    def _forward(self, x, initial_state):
+        return self.model(tf.constant(x), self._state(initial_state)).numpy()
 
-    def _loss_and_grads(self, x, target):
-        x_t = tf.constant(x)
+    def _final_state(self, x, initial_state):
+        _, state = self.model.run(tf.constant(x), self._state(initial_state))
+        return {n: t.numpy() for n, t in state.items()}
+
+    def _grads(self, tape, out, x_t, s_t, output_gradients=None):
+        states = list(s_t.values()) if s_t else []
+        gx, *rest = tape.gradient(out, [x_t, *states, *self.variables], output_gradients=output_gradients)
+        gs, gp = rest[:len(states)], rest[len(states):]
+        grad_state = {n: g.numpy() for n, g in zip(s_t or {}, gs)}
+        return gx.numpy(), weights.to_canonical(self.spec, self.model, gp, kind="grads"), grad_state
+
+    def _loss_and_grads(self, x, target, initial_state):
+        x_t, s_t = tf.constant(x), self._state(initial_state)
         with tf.GradientTape() as tape:
-            tape.watch(x_t)
-            loss = self.model.objective(x_t, tf.constant(target))
-        gx, grads = self._grads(tape, loss, x_t)
-        return Gradients(float(loss), gx, grads)
+            tape.watch([x_t, *(s_t or {}).values()])
+            loss = self.model.objective(x_t, tf.constant(target), s_t)
+        return Gradients(float(loss), *self._grads(tape, loss, x_t, s_t))
 
-    def _vjp(self, x, upstream):
-        x_t = tf.constant(x)
+    def _vjp(self, x, upstream, initial_state):
+        x_t, s_t = tf.constant(x), self._state(initial_state)
         with tf.GradientTape() as tape:
-            tape.watch(x_t)
-            y = self.model(x_t)
-        gx, grads = self._grads(tape, y, x_t, output_gradients=tf.constant(upstream))
-        return Gradients(None, gx, grads)
+            tape.watch([x_t, *(s_t or {}).values()])
+            y = self.model(x_t, s_t)
+        return Gradients(None, *self._grads(tape, y, x_t, s_t, output_gradients=tf.constant(upstream)))
 
     def _get_params(self):
         return weights.read_canonical(self.model, self.spec)

@@ -16,6 +16,7 @@ import keras
 
 from impl_tf import activations
 from impl_tf.model import Model
+from reference_numpy.model import no_initial_state
 
 
 class MLP(Model):
@@ -25,7 +26,8 @@ class MLP(Model):
                         for l, n_out in enumerate(spec.sizes[1:], start=1)]
         self.activation = activations.get(spec.activation)
 
-    def logits(self, x):
+    def logits(self, x, initial_state=None):
+        no_initial_state(self.spec, initial_state)
         L = self.spec.n_layers
         z = x                                               # (N, D)
         for l, layer in enumerate(self.layers_, start=1):

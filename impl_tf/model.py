@@ -1,9 +1,11 @@
 """What every Keras model shares: the output activation and the loss.
 
-A model implements ``logits(x)`` (the last layer's pre-activation ``u``); then
+A model implements ``logits(x, initial_state=None)`` (the last layer's
+pre-activation ``u``; ``initial_state`` is for recurrent models, a dict keyed like
+``spec.state_shapes()``, and feed-forward models refuse one); then
 
-    call(x)          y = f_out(logits(x))
-    objective(x, d)  L, with the cross-entropies read from the logits u
+    call(x, s)       y = f_out(logits(x))
+    objective(x, d, s)  L, with the cross-entropies read from the logits u
                      (``from_logits=True``) and the squared errors from the output y
 
 Mirrors ``reference_numpy/model.py``; ``tf.GradientTape`` replaces the hand-written backward.
@@ -22,14 +24,14 @@ class Model(keras.Model):
         self.output_activation = activations.get(spec.output)
         self.loss_fn = losses.get(spec.loss, dtype)
 
-    def logits(self, x):
+    def logits(self, x, initial_state=None):
         raise NotImplementedError
 
-    def call(self, x):
-        return self.output_activation(self.logits(x))
+    def call(self, x, initial_state=None):
+        return self.output_activation(self.logits(x, initial_state))
 
-    def objective(self, x, d):
-        u = self.logits(x)
+    def objective(self, x, d, initial_state=None):
+        u = self.logits(x, initial_state)
         if takes_logits(self.spec.loss):
             return self.loss_fn(d, u)
         return self.loss_fn(d, self.output_activation(u))

@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from impl_tf.model import Model
+from reference_numpy.model import no_initial_state
 
 
 class LinearRegression(Model):
@@ -21,7 +22,8 @@ class LinearRegression(Model):
     def features(self, x):
         return x                                                        # (N, D)
 
-    def logits(self, x):
+    def logits(self, x, initial_state=None):
+        no_initial_state(self.spec, initial_state)
         return self.dense(self.features(x))                             # (N, K)
 
 

@@ -8,56 +8,97 @@ computes ``x @ kernel + bias`` -- the canonical layout itself, so no transform.
     canonical   Keras variable                 transform
     W_l, b_l    layers_[l-1].kernel / .bias    none      (MLP, Dense named dense{l})
     W, b        dense.kernel / dense.bias      none      (regression)
+
+Each mapping is a ``Link`` between a group of canonical arrays and a group of
+Keras variables (usually one to one; Keras's GRU keeps two canonical biases in
+one ``(2, 3H)`` variable). A link says how values go to Keras, how variables come
+back, and how gradients come back (the same way unless a link says otherwise).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from reference_numpy.specs import MLPSpec
 
 
-def param_map(model, spec) -> list[tuple[str, object]]:
-    """``(canonical name, Keras variable)`` for every parameter, in canonical order."""
+@dataclass(frozen=True)
+class Link:
+    canonical: tuple[str, ...]
+    variables: tuple                                           # keras.Variable objects
+    to_keras: Callable[..., tuple[np.ndarray, ...]]            # canonical arrays -> Keras arrays
+    from_keras: Callable[..., tuple[np.ndarray, ...]]          # Keras values -> canonical
+    grad_from_keras: Callable[..., tuple[np.ndarray, ...]] | None = None   # default: from_keras
+
+    def grads(self, *arrays):
+        return (self.grad_from_keras or self.from_keras)(*arrays)
+
+
+def same(name: str, variable) -> Link:
+    """Copied as it is."""
+    return Link((name,), (variable,), lambda a: (a,), lambda a: (a,))
+
+
+def dense_links(W: str, b: str, layer) -> list[Link]:
+    return [same(W, layer.kernel), same(b, layer.bias)]
+
+
+def param_map(model, spec) -> list[Link]:
+    """Every canonical parameter's link, in canonical order."""
     if isinstance(spec, MLPSpec):
-        rows = []
-        for l, layer in enumerate(model.layers_, start=1):
-            rows += [(f"W{l}", layer.kernel), (f"b{l}", layer.bias)]
-        return rows
-    return [("W", model.dense.kernel), ("b", model.dense.bias)]
+        return [link for l, layer in enumerate(model.layers_, start=1)
+                for link in dense_links(f"W{l}", f"b{l}", layer)]
+    return dense_links("W", "b", model.dense)
 
 
 def _check_covered(model, spec) -> None:
-    mapped = {id(v) for _, v in param_map(model, spec)}
-    unmapped = [v.path for v in model.trainable_variables if id(v) not in mapped]
-    if unmapped or len(mapped) != len(model.trainable_variables):
-        raise KeyError(f"Keras variables not covered by the mapping: {unmapped}")
+    mapped = [v for link in param_map(model, spec) for v in link.variables]
+    ids = {id(v) for v in mapped}
+    unmapped = [v.path for v in model.trainable_variables if id(v) not in ids]
+    if unmapped or len(ids) != len(mapped) or len(ids) != len(model.trainable_variables):
+        raise KeyError(f"Keras variables not covered by the mapping (or mapped twice): {unmapped}")
 
 
 def build(model, spec) -> None:
-    """Create the variables (Keras builds layers lazily, on the first call)."""
+    """Create the variables (Keras builds layers lazily, on the first call) with a
+    one-example input (a length-1 sequence for recurrent models)."""
     if not model.built:
-        model(np.zeros((1, spec.in_features), dtype=model.dtype_policy.variable_dtype))
+        shape = (1, *(1 if s is None else s for s in spec.input_shape))
+        model(np.zeros(shape, dtype=model.dtype_policy.variable_dtype))
     _check_covered(model, spec)
 
 
 def load_canonical(model, spec, params: dict[str, np.ndarray]) -> None:
     build(model, spec)
-    for name, variable in param_map(model, spec):
-        if tuple(variable.shape) != params[name].shape:
-            raise ValueError(f"{name} maps to {variable.path} of shape {tuple(variable.shape)}, "
-                             f"got {params[name].shape}")
-        variable.assign(params[name])
+    for link in param_map(model, spec):
+        values = link.to_keras(*(params[c] for c in link.canonical))
+        for variable, value in zip(link.variables, values, strict=True):
+            if tuple(variable.shape) != value.shape:
+                raise ValueError(f"{link.canonical} maps to {variable.path} of shape "
+                                 f"{tuple(variable.shape)}, got {value.shape} after transform")
+            variable.assign(value)
 
 
 def variables(model, spec) -> list:
-    return [v for _, v in param_map(model, spec)]
+    """The Keras variables in mapping order (what gradients are taken against)."""
+    return [v for link in param_map(model, spec) for v in link.variables]
 
 
-def to_canonical(spec, model, values) -> dict[str, np.ndarray]:
-    """Values aligned with ``variables(model, spec)`` (parameters or gradients) -> canonical dict."""
-    names = [name for name, _ in param_map(model, spec)]
-    return {name: np.array(value) for name, value in zip(names, values)}
+def to_canonical(spec, model, values, kind: str = "params") -> dict[str, np.ndarray]:
+    """Values aligned with ``variables(model, spec)`` -- parameters (``kind="params"``)
+    or their gradients (``kind="grads"``) -> canonical dict."""
+    if kind not in ("params", "grads"):
+        raise ValueError(f"kind must be 'params' or 'grads', got {kind!r}")
+    values, out = list(values), {}
+    for link in param_map(model, spec):
+        arrays = [np.asarray(values.pop(0)) for _ in link.variables]
+        converted = link.from_keras(*arrays) if kind == "params" else link.grads(*arrays)
+        for name, value in zip(link.canonical, converted, strict=True):
+            out[name] = np.array(value)
+    return {name: out[name] for name in spec.param_shapes()}
 
 
 def read_canonical(model, spec) -> dict[str, np.ndarray]:

@@ -6,26 +6,32 @@ of ``sum(upstream * y)`` (``grad_outputs=upstream``) for ``vjp``.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import torch
 
 from impl_torch import weights
-from impl_torch.mlp import MLP
-from impl_torch.regression import LinearRegression, PolynomialRegression
 from reference_numpy.adapter import Adapter, Gradients
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-#: ``spec.model`` -> model class (the same names as in reference_numpy).
-MODELS = {"MLP": MLP, "LinearRegression": LinearRegression, "PolynomialRegression": PolynomialRegression}
+#: ``spec.model`` -> the module defining that class (the same names and files as in reference_numpy).
+MODULES = {"MLP": "mlp", "LinearRegression": "regression", "PolynomialRegression": "regression",
+           "CNN": "cnn", "RecurrentNet": "recurrent"}
+
+
+def model_class(spec):
+    """The impl_torch model class named by ``spec.model``."""
+    return getattr(importlib.import_module(f"impl_torch.{MODULES[spec.model]}"), spec.model)
 
 
 class TorchAdapter(Adapter):
     framework = "torch"
 
     def _build(self, params):
-        self.model = MODELS[self.spec.model](self.spec, dtype=TORCH_DTYPES[self.dtype.name])
+        self.model = model_class(self.spec)(self.spec, dtype=TORCH_DTYPES[self.dtype.name])
         weights.load_canonical(self.model, self.spec, params)
         self.names = [name for name, _ in self.model.named_parameters()]
 
@@ -33,26 +39,37 @@ class TorchAdapter(Adapter):
         t = torch.tensor(a)          # a copy; int64 labels stay int64 (torch.long)
         return t.requires_grad_(requires_grad)
 
-    def _forward(self, x):
+    def _state(self, state, requires_grad=False):
+        if state is None:
+            return None
+        return {n: self._tensor(a, requires_grad) for n, a in state.items()}
+
+    def _forward(self, x, initial_state):
         with torch.no_grad():
-            return self.model(self._tensor(x)).numpy()
+            return self.model(self._tensor(x), self._state(initial_state)).numpy()
 
-    def _grads(self, out, x_t, grad_outputs=None):
+    def _final_state(self, x, initial_state):
+        with torch.no_grad():
+            _, state = self.model.run(self._tensor(x), self._state(initial_state))
+        return {n: t.numpy() for n, t in state.items()}
+
+    def _grads(self, out, x_t, s_t, grad_outputs=None):
         params = [self.model.get_parameter(n) for n in self.names]
-        gx, *gp = torch.autograd.grad(out, [x_t, *params], grad_outputs=grad_outputs)
-        return gx.numpy(), weights.to_canonical(self.spec, dict(zip(self.names, gp)))
+        states = list(s_t.values()) if s_t else []
+        gx, *rest = torch.autograd.grad(out, [x_t, *states, *params], grad_outputs=grad_outputs)
+        gs, gp = rest[:len(states)], rest[len(states):]
+        grad_state = {n: g.numpy() for n, g in zip(s_t or {}, gs)}
+        return gx.numpy(), weights.to_canonical(self.spec, dict(zip(self.names, gp)), kind="grads"), grad_state
 
-    def _loss_and_grads(self, x, target):
-        x_t = self._tensor(x, requires_grad=True)
-        loss = self.model.objective(x_t, self._tensor(target))
-        gx, grads = self._grads(loss, x_t)
-        return Gradients(loss.item(), gx, grads)
+    def _loss_and_grads(self, x, target, initial_state):
+        x_t, s_t = self._tensor(x, requires_grad=True), self._state(initial_state, requires_grad=True)
+        loss = self.model.objective(x_t, self._tensor(target), s_t)
+        return Gradients(loss.item(), *self._grads(loss, x_t, s_t))
 
-    def _vjp(self, x, upstream):
-        x_t = self._tensor(x, requires_grad=True)
-        y = self.model(x_t)
-        gx, grads = self._grads(y, x_t, grad_outputs=self._tensor(upstream))
-        return Gradients(None, gx, grads)
+    def _vjp(self, x, upstream, initial_state):
+        x_t, s_t = self._tensor(x, requires_grad=True), self._state(initial_state, requires_grad=True)
+        y = self.model(x_t, s_t)
+        return Gradients(None, *self._grads(y, x_t, s_t, grad_outputs=self._tensor(upstream)))
 
     def _get_params(self):
         return weights.read_canonical(self.model, self.spec)

@@ -14,6 +14,7 @@ import torch.nn as nn
 
 from impl_torch import activations
 from impl_torch.model import Model
+from reference_numpy.model import no_initial_state
 
 
 class MLP(Model):
@@ -23,7 +24,8 @@ class MLP(Model):
             nn.Linear(n_in, n_out, dtype=dtype) for n_in, n_out in zip(spec.sizes[:-1], spec.sizes[1:]))
         self.activation = activations.get(spec.activation)
 
-    def logits(self, x):
+    def logits(self, x, initial_state=None):
+        no_initial_state(self.spec, initial_state)
         L = self.spec.n_layers
         z = x                                               # (N, D)
         for l, layer in enumerate(self.layers, start=1):

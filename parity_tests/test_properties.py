@@ -146,12 +146,14 @@ dtypes = st.sampled_from(("float64", "float32"))
 @given(spec=any_specs, seed=seeds, dtype=dtypes)
 def test_torch_weight_mapping_round_trip(spec, seed, dtype):
     params = init_params(spec, seed, "he", bias="normal", bias_std=0.5, dtype=dtype)
-    model = torch_adapter.MODELS[spec.model](spec, dtype=torch_adapter.TORCH_DTYPES[dtype])
+    model = torch_adapter.model_class(spec)(spec, dtype=torch_adapter.TORCH_DTYPES[dtype])
     torch_weights.load_canonical(model, spec, params)
-    for name, torch_name, transpose in torch_weights.param_map(spec):   # the documented layout
+    for link in torch_weights.param_map(spec):                         # the documented layout
+        (name,), (torch_name,) = link.canonical, link.torch
         tensor = model.get_parameter(torch_name).detach().numpy()
-        assert np.array_equal(tensor, params[name].T if transpose else params[name]), (name, torch_name)
-        assert transpose == (params[name].ndim == 2)
+        # dense weights are transposed ((out, in) in torch), biases copied as they are
+        want = params[name].T if params[name].ndim == 2 else params[name]
+        assert np.array_equal(tensor, want), (name, torch_name)
     assert_identical(torch_weights.read_canonical(model, spec), params)
 
 
@@ -159,9 +161,10 @@ def test_torch_weight_mapping_round_trip(spec, seed, dtype):
 @given(spec=any_specs, seed=seeds, dtype=dtypes)
 def test_keras_weight_mapping_round_trip(spec, seed, dtype):
     params = init_params(spec, seed, "he", bias="normal", bias_std=0.5, dtype=dtype)
-    model = tf_adapter.MODELS[spec.model](spec, dtype=dtype)
+    model = tf_adapter.model_class(spec)(spec, dtype=dtype)
     tf_weights.load_canonical(model, spec, params)
-    for name, variable in tf_weights.param_map(model, spec):            # kernel = W, no transform
+    for link in tf_weights.param_map(model, spec):                     # kernel = W, no transform
+        (name,), (variable,) = link.canonical, link.variables
         assert np.array_equal(variable.numpy(), params[name]), (name, variable.path)
         assert variable.dtype == dtype, (name, variable.dtype)
     assert_identical(tf_weights.read_canonical(model, spec), params)
@@ -203,6 +206,6 @@ def test_torch_round_trip_is_not_the_identity_on_layout():
     """Guard for the round-trip tests: loading a non-square W into torch really transposes it."""
     spec = MLPSpec(2, (3,), 1, output="identity", loss="mse")
     params = init_params(spec, 0, bias="normal")
-    model = torch_adapter.MODELS[spec.model](spec, dtype=torch.float64)
+    model = torch_adapter.model_class(spec)(spec, dtype=torch.float64)
     torch_weights.load_canonical(model, spec, params)
     assert tuple(model.get_parameter("layers.0.weight").shape) == (3, 2) != params["W1"].shape

@@ -21,6 +21,8 @@ What this file proves:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -150,12 +152,13 @@ def test_regression_layer_pinned_explicitly():
 
 def test_torch_param_map_names():
     spec = MLPSpec(4, (5, 6), 3)
-    assert impl_torch.weights.param_map(spec) == [
-        ("W1", "layers.0.weight", True), ("b1", "layers.0.bias", False),
-        ("W2", "layers.1.weight", True), ("b2", "layers.1.bias", False),
-        ("W3", "layers.2.weight", True), ("b3", "layers.2.bias", False)]
-    assert impl_torch.weights.param_map(REGRESSION_CASES[0].spec) == [
-        ("W", "dense.weight", True), ("b", "dense.bias", False)]
+    def rows(spec):
+        return [(link.canonical, link.torch) for link in impl_torch.weights.param_map(spec)]
+    assert rows(spec) == [
+        (("W1",), ("layers.0.weight",)), (("b1",), ("layers.0.bias",)),
+        (("W2",), ("layers.1.weight",)), (("b2",), ("layers.1.bias",)),
+        (("W3",), ("layers.2.weight",)), (("b3",), ("layers.2.bias",))]
+    assert rows(REGRESSION_CASES[0].spec) == [(("W",), ("dense.weight",)), (("b",), ("dense.bias",))]
 
 
 # --------------------------------------------------------------------------------- copies
@@ -197,9 +200,9 @@ def test_adapter_copies_params_out(case, framework):
 @pytest.mark.parametrize("case", [MLP_CASES[0], REGRESSION_CASES[-1]], ids=lambda c: c.name)
 def test_torch_mapping_functions_copy(case):
     """Below the adapter (which copies on its own): load_canonical and read_canonical copy too."""
-    from impl_torch.adapter import MODELS
+    from impl_torch.adapter import model_class
     params, want = case.params("float64"), case.params("float64")
-    model = MODELS[case.spec.model](case.spec, dtype=torch.float64)
+    model = model_class(case.spec)(case.spec, dtype=torch.float64)
     impl_torch.weights.load_canonical(model, case.spec, params)
     for a in params.values():
         a[...] = 7.0
@@ -211,9 +214,9 @@ def test_torch_mapping_functions_copy(case):
 
 @pytest.mark.parametrize("case", [MLP_CASES[0], REGRESSION_CASES[-1]], ids=lambda c: c.name)
 def test_keras_mapping_functions_copy(case):
-    from impl_tf.adapter import MODELS
+    from impl_tf.adapter import model_class
     params, want = case.params("float64"), case.params("float64")
-    model = MODELS[case.spec.model](case.spec, dtype="float64")
+    model = model_class(case.spec)(case.spec, dtype="float64")
     impl_tf.weights.load_canonical(model, case.spec, params)
     for a in params.values():
         a[...] = 7.0
@@ -234,16 +237,21 @@ def test_square_case_passes_parity_with_the_real_mapping(framework):
 def torch_without_transpose(monkeypatch):
     original = impl_torch.weights.param_map
     monkeypatch.setattr(impl_torch.weights, "param_map",
-                        lambda spec: [(c, t, False) for c, t, _ in original(spec)])
+                        lambda spec: [impl_torch.weights.same(link.canonical[0], link.torch[0])
+                                      for link in original(spec)])
+
+
+SWAP_BIASES = {"b1": "b2", "b2": "b1"}
 
 
 def torch_with_swapped_biases(monkeypatch):
     original = impl_torch.weights.param_map
 
     def swapped(spec):
-        rows = original(spec)
-        torch_name = {c: t for c, t, _ in rows}
-        return [(c, torch_name[{"b1": "b2", "b2": "b1"}.get(c, c)], tr) for c, _, tr in rows]
+        links = original(spec)
+        torch_name = {link.canonical[0]: link.torch for link in links}
+        return [dataclasses.replace(link, torch=torch_name[SWAP_BIASES.get(link.canonical[0], link.canonical[0])])
+                for link in links]
     monkeypatch.setattr(impl_torch.weights, "param_map", swapped)
 
 
@@ -251,9 +259,10 @@ def keras_with_swapped_biases(monkeypatch):
     original = impl_tf.weights.param_map
 
     def swapped(model, spec):
-        rows = original(model, spec)
-        variable = dict(rows)
-        return [(c, variable[{"b1": "b2", "b2": "b1"}.get(c, c)]) for c, _ in rows]
+        links = original(model, spec)
+        variables = {link.canonical[0]: link.variables for link in links}
+        return [dataclasses.replace(link, variables=variables[SWAP_BIASES.get(link.canonical[0], link.canonical[0])])
+                for link in links]
     monkeypatch.setattr(impl_tf.weights, "param_map", swapped)
 
 
@@ -282,7 +291,7 @@ def test_broken_mapping_round_trips_but_fails_parity(framework, breakage, monkey
 def test_torch_missing_transpose_on_non_square_weights_is_a_shape_error(monkeypatch):
     torch_without_transpose(monkeypatch)
     case = MLP_CASES[0]
-    with pytest.raises(ValueError, match="W1 maps to layers.0.weight"):
+    with pytest.raises(ValueError, match=r"\('W1',\) maps to layers.0.weight"):
         make_adapter("torch", case.spec, case.params("float64"))
 
 

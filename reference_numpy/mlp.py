@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from reference_numpy import activations
 from reference_numpy.layers import dense_backward, dense_forward
-from reference_numpy.model import Model
+from reference_numpy.model import Model, no_initial_state
 
 
 class MLP(Model):
@@ -32,7 +32,8 @@ class MLP(Model):
         super().__init__(spec, params, dtype)
         self.act_forward, self.act_backward = activations.get(spec.activation)
 
-    def forward(self, x):
+    def forward(self, x, initial_state=None):
+        no_initial_state(self.spec, initial_state)
         L = self.spec.n_layers
         layers = []
         z = x                                                              # (N, D)
@@ -44,7 +45,7 @@ class MLP(Model):
             else:
                 layers.append((dense_cache, u, None))
         y = self.output_forward(u)                                         # (N, K)
-        return y, {"layers": layers, "logits": u, "y": y}
+        return y, {"layers": layers, "logits": u, "y": y, "final_state": {}}
 
     def backward_logits(self, du, cache):
         L = self.spec.n_layers
@@ -56,4 +57,4 @@ class MLP(Model):
                 _, u_prev, z_prev = cache["layers"][l - 2]
                 du = self.act_backward(dz, u_prev, z_prev)                 # (N, H_{l-1})
         grads = {name: grads[name] for name in self.spec.param_shapes()}  # canonical order
-        return dz, grads
+        return dz, grads, {}

@@ -13,10 +13,28 @@ Names used in the layouts::
     LinearRegression:            W (D, K)     b (K,)
     PolynomialRegression, degree P:
                                  W (P*D, K)   b (K,)    (features x, x**2, ..., x**P)
+    CNN (layers numbered over the layers that have parameters, as the notes'
+    SimpleConvNet: W1/b1 the conv layer, W2/b2 and W3/b3 the affine layers):
+        conv l:   Wl (F, C, KH, KW)  bl (F,)      filters OIHW, images NCHW
+        dense l:  Wl (in, out)       bl (out,)    the first dense layer reads the
+                                                  NCHW features flattened in (C, H, W) order
+    RecurrentNet (H hidden, gates stacked along the last axis in the order given):
+        rnn:               Wx (D, H)    Wh (H, H)    b (H,)
+        lstm (i, f, g, o): Wx (D, 4H)   Wh (H, 4H)   b (4H,)
+        gru  (z, r, n), reset_after=True:  Wx (D, 3H)  Wh (H, 3H)  b (3H,)  bh (3H,)
+        gru  (z, r, n), reset_after=False: Wx (D, 3H)  Wh (H, 3H)  b (3H,)
+        bidirectional: the same again with the suffix ``_reverse`` (time-reversed direction)
+        head:              W_out (H or 2H, K)  b_out (K,)
+
+Every spec also says what its input looks like (``input_shape``, without the
+batch axis; ``None`` = any length), what its output looks like
+(``output_shape(x_shape)``) and which recurrent states it carries
+(``state_shapes()``: empty for feed-forward models).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 #: Hidden-layer activations of an MLP. (``activations.py`` also has the notes' step
@@ -83,6 +101,18 @@ class MLPSpec:
         _choice("output activation", self.output, OUTPUT_ACTIVATIONS)
         _check_loss_head(self.loss, self.output)
 
+    input_axes = ("N", "D")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.in_features,)
+
+    def output_shape(self, x_shape) -> tuple[int, ...]:
+        return (x_shape[0], self.out_features)
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {}
+
     @property
     def sizes(self) -> tuple[int, ...]:
         return (self.in_features, *self.hidden, self.out_features)
@@ -117,6 +147,18 @@ class LinearRegressionSpec:
         if self.loss not in ("mse", "half_sse"):
             raise ValueError(f"unknown regression loss {self.loss!r}; expected one of mse, half_sse")
 
+    input_axes = ("N", "D")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.in_features,)
+
+    def output_shape(self, x_shape) -> tuple[int, ...]:
+        return (x_shape[0], self.out_features)
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {}
+
     @property
     def n_features(self) -> int:
         return self.in_features
@@ -146,6 +188,333 @@ class PolynomialRegressionSpec(LinearRegressionSpec):
         return self.degree * self.in_features
 
 
+# -- CNN -------------------------------------------------------------------------
+
+#: Activations a conv layer may have ("identity" = none).
+CONV_ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
+
+
+def _pair(name: str, value) -> tuple[int, int]:
+    """An int or a pair of ints -> ``(rows, cols)``."""
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if (not isinstance(pair, tuple) or len(pair) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in pair)):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Keras's ``padding="same"`` along one axis: ``out = ceil(size / stride)`` and the
+    total padding ``max((out - 1) * stride + kernel - size, 0)`` is split with the odd
+    extra pixel *after* (bottom / right). (TensorFlow's rule; torch's
+    ``padding="same"`` agrees at stride 1 and refuses stride > 1.)"""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _window_output(axis: str, where: str, size: int, kernel: int, stride: int,
+                   pads: tuple[int, int]) -> int:
+    """Output length of a sliding window; a clear error when it does not fit."""
+    padded = size + pads[0] + pads[1]
+    if kernel > padded:
+        raise ValueError(f"{where}: kernel {kernel} is larger than the padded input {axis} "
+                         f"{padded} (= {size} + padding {pads[0]} + {pads[1]})")
+    if (padded - kernel) % stride:
+        dropped = (padded - kernel) % stride
+        raise ValueError(f"{where}: stride {stride} does not fit the padded input {axis} {padded} "
+                         f"with kernel {kernel}: (padded - kernel) % stride = {dropped}, so the last "
+                         f"{dropped} row(s)/column(s) would be silently dropped; change the "
+                         "stride, the padding or the input size")
+    return (padded - kernel) // stride + 1
+
+
+@dataclass(frozen=True)
+class Conv2D:
+    """A convolution (+ activation). ``padding`` is ``"valid"``, ``"same"`` (Keras's
+    rule, see ``same_padding``), an int (that many zeros on every side), ``(ph, pw)``
+    or ``((top, bottom), (left, right))``."""
+
+    filters: int
+    kernel: int | tuple[int, int]
+    stride: int | tuple[int, int] = 1
+    padding: str | int | tuple = "valid"
+    activation: str = "relu"
+
+    def __post_init__(self):
+        _positive_int("filters", self.filters)
+        for name in ("kernel", "stride"):
+            for v in _pair(name, getattr(self, name)):
+                _positive_int(name, v)
+        _choice("conv activation", self.activation, CONV_ACTIVATIONS)
+        if isinstance(self.padding, str):
+            _choice("padding", self.padding, ("valid", "same"))
+        else:
+            self.explicit_pads()
+
+    @property
+    def kernel_size(self) -> tuple[int, int]:
+        return _pair("kernel", self.kernel)
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return _pair("stride", self.stride)
+
+    def explicit_pads(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        p = self.padding
+        if isinstance(p, tuple) and len(p) == 2 and all(isinstance(q, tuple) for q in p):
+            pads = (_pair("padding", p[0]), _pair("padding", p[1]))
+        else:
+            ph, pw = _pair("padding", p)
+            pads = ((ph, ph), (pw, pw))
+        for (before, after), k, axis in zip(pads, self.kernel_size, ("height", "width")):
+            for v in (before, after):
+                if v < 0 or v >= k:
+                    raise ValueError(f"padding {self.padding!r} does not fit kernel {self.kernel_size}: "
+                                     f"each {axis} pad must lie in [0, {k - 1}] (a pad >= the kernel "
+                                     "gives windows that see only zeros)")
+        return pads
+
+    def pads(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``((top, bottom), (left, right))`` for an input of this size."""
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        if self.padding == "same":
+            (kh, kw), (sh, sw) = self.kernel_size, self.strides
+            return same_padding(height, kh, sh), same_padding(width, kw, sw)
+        return self.explicit_pads()
+
+    def output_shape(self, in_shape: tuple[int, int, int], where: str = "Conv2D") -> tuple[int, int, int]:
+        _, h, w = in_shape
+        (pt, pb), (pl, pr) = self.pads(h, w)
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        return (self.filters, _window_output("height", where, h, kh, sh, (pt, pb)),
+                _window_output("width", where, w, kw, sw, (pl, pr)))
+
+
+@dataclass(frozen=True)
+class Pool2D:
+    """Max or average pooling over ``size`` windows, ``stride`` = ``size`` unless given;
+    no padding (the window must tile the input exactly)."""
+
+    kind: str = "max"
+    size: int | tuple[int, int] = 2
+    stride: int | tuple[int, int] | None = None
+
+    def __post_init__(self):
+        _choice("pooling", self.kind, ("max", "avg"))
+        for v in self.pool_size:
+            _positive_int("size", v)
+        for v in self.strides:
+            _positive_int("stride", v)
+
+    @property
+    def pool_size(self) -> tuple[int, int]:
+        return _pair("size", self.size)
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return self.pool_size if self.stride is None else _pair("stride", self.stride)
+
+    def output_shape(self, in_shape: tuple[int, int, int], where: str = "Pool2D") -> tuple[int, int, int]:
+        c, h, w = in_shape
+        (kh, kw), (sh, sw) = self.pool_size, self.strides
+        return (c, _window_output("height", where, h, kh, sh, (0, 0)),
+                _window_output("width", where, w, kw, sw, (0, 0)))
+
+
+@dataclass(frozen=True)
+class CNNSpec:
+    """Conv / pooling layers on an NCHW image, then Flatten and a dense head.
+
+    ``layers`` is a tuple of ``Conv2D`` and ``Pool2D``; the head has hidden sizes
+    ``hidden`` (with ``activation``) and ``out_features`` outputs (with ``output``).
+    The notes' simple conv net is ``(Conv2D(30, 5), Pool2D("max", 2))``, hidden
+    ``(100,)`` -- conv-relu-pool-affine-relu-affine-softmax.
+    """
+
+    in_channels: int
+    height: int
+    width: int
+    layers: tuple
+    hidden: tuple[int, ...]
+    out_features: int
+    activation: str = "relu"
+    output: str = "softmax"
+    loss: str = "softmax_cross_entropy"
+
+    family = "cnn"
+    model = "CNN"
+    input_axes = ("N", "C", "H", "W")
+
+    def __post_init__(self):
+        for name in ("in_channels", "height", "width", "out_features"):
+            _positive_int(name, getattr(self, name))
+        if not isinstance(self.layers, tuple) or not self.layers:
+            raise ValueError(f"layers must be a non-empty tuple of Conv2D / Pool2D, got {self.layers!r}")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Conv2D | Pool2D):
+                raise ValueError(f"layers[{i}] must be a Conv2D or a Pool2D, got {layer!r}")
+        if not isinstance(self.hidden, tuple):
+            raise ValueError(f"hidden must be a tuple of layer sizes, got {self.hidden!r}")
+        for i, h in enumerate(self.hidden):
+            _positive_int(f"hidden[{i}]", h)
+        _choice("activation", self.activation, HIDDEN_ACTIVATIONS)
+        _choice("output activation", self.output, OUTPUT_ACTIVATIONS)
+        _check_loss_head(self.loss, self.output)
+        self.feature_shapes()          # raises if a kernel, stride or pad does not fit
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.height, self.width)
+
+    def output_shape(self, x_shape) -> tuple[int, ...]:
+        return (x_shape[0], self.out_features)
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def feature_shapes(self) -> list[tuple[int, int, int]]:
+        """``(C, H, W)`` after each layer of ``layers``."""
+        shape, shapes = self.input_shape, []
+        for i, layer in enumerate(self.layers):
+            shape = layer.output_shape(shape, where=f"layers[{i}] {type(layer).__name__} on input "
+                                                    f"(C, H, W) = {shape}")
+            shapes.append(shape)
+        return shapes
+
+    @property
+    def flat_features(self) -> int:
+        return math.prod(self.feature_shapes()[-1])
+
+    @property
+    def dense_sizes(self) -> tuple[int, ...]:
+        return (self.flat_features, *self.hidden, self.out_features)
+
+    def param_names(self) -> list[tuple[str, str, int]]:
+        """``(kind, suffix, index)``: ``("conv", "1", i)`` for layers[i], ``("dense", "3", j)``
+        for the j-th dense layer; ``W{suffix}`` / ``b{suffix}`` are its parameters."""
+        out, n = [], 0
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Conv2D):
+                n += 1
+                out.append(("conv", str(n), i))
+        for j in range(len(self.hidden) + 1):
+            n += 1
+            out.append(("dense", str(n), j))
+        return out
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes: dict[str, tuple[int, ...]] = {}
+        channels = [self.in_channels] + [s[0] for s in self.feature_shapes()]
+        for kind, k, i in self.param_names():
+            if kind == "conv":
+                layer = self.layers[i]
+                shapes[f"W{k}"] = (layer.filters, channels[i], *layer.kernel_size)
+                shapes[f"b{k}"] = (layer.filters,)
+            else:
+                shapes[f"W{k}"] = (self.dense_sizes[i], self.dense_sizes[i + 1])
+                shapes[f"b{k}"] = (self.dense_sizes[i + 1],)
+        return shapes
+
+
+# -- recurrent networks --------------------------------------------------------
+
+CELLS = ("rnn", "lstm", "gru")
+#: SimpleRNN activations (the notes' experiments); LSTM and GRU use tanh.
+RNN_ACTIVATIONS = ("tanh", "relu", "sigmoid")
+#: Gate blocks, in the order they are stacked along the last axis of Wx, Wh, b.
+GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n")}
+
+
+@dataclass(frozen=True)
+class RNNSpec:
+    """A recurrent layer (SimpleRNN, LSTM or GRU), optionally bidirectional, then a
+    dense head on the last state (many-to-one) or on every step's state
+    (``return_sequences=True``, many-to-many).
+
+    Inputs are batch-first ``(N, T, D)`` with any ``T >= 1``; an initial state may be
+    given (``state_shapes()`` names it) or is zero. GRU: ``reset_after=True`` is
+    torch's and Keras's default formulation, ``False`` the notes' original
+    ``h_bar = tanh(x W + (r * h) U)``. Both use the frameworks' update convention
+    ``h = z * h_prev + (1 - z) * n`` (the notes' z is this 1 - z).
+    """
+
+    cell: str
+    in_features: int
+    hidden: int
+    out_features: int
+    activation: str = "tanh"
+    reset_after: bool = True
+    return_sequences: bool = False
+    bidirectional: bool = False
+    output: str = "identity"
+    loss: str = "mse"
+
+    model = "RecurrentNet"
+    input_axes = ("N", "T", "D")
+
+    def __post_init__(self):
+        _choice("cell", self.cell, CELLS)
+        for name in ("in_features", "hidden", "out_features"):
+            _positive_int(name, getattr(self, name))
+        _choice("activation", self.activation, RNN_ACTIVATIONS)
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise ValueError(f"activation={self.activation!r} is a SimpleRNN option; the {self.cell} "
+                             "cell uses tanh (with sigmoid gates)")
+        for name in ("reset_after", "return_sequences", "bidirectional"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.cell != "gru" and not self.reset_after:
+            raise ValueError("reset_after=False is a GRU option")
+        _choice("output activation", self.output, OUTPUT_ACTIVATIONS)
+        _check_loss_head(self.loss, self.output)
+        if self.return_sequences and self.loss == "softmax_cross_entropy":
+            raise ValueError("softmax_cross_entropy is for many-to-one outputs here; a many-to-many "
+                             "head takes mse, half_sse or sigmoid_binary_cross_entropy")
+
+    @property
+    def family(self) -> str:
+        return self.cell
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        return GATES[self.cell]
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """Parameter / state name suffixes: ``""`` forward, ``"_reverse"`` backward."""
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    @property
+    def input_shape(self) -> tuple[None, int]:
+        return (None, self.in_features)
+
+    def output_shape(self, x_shape) -> tuple[int, ...]:
+        if self.return_sequences:
+            return (x_shape[0], x_shape[1], self.out_features)
+        return (x_shape[0], self.out_features)
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-example state shapes: ``h`` (and ``c`` for the LSTM) per direction."""
+        names = ("h", "c") if self.cell == "lstm" else ("h",)
+        return {f"{n}{d}": (self.hidden,) for d in self.directions for n in names}
+
+    def cell_param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """One direction's cell parameters (no suffix)."""
+        g, d, h = len(self.gates), self.in_features, self.hidden
+        shapes = {"Wx": (d, g * h), "Wh": (h, g * h), "b": (g * h,)}
+        if self.cell == "gru" and self.reset_after:
+            shapes["bh"] = (g * h,)
+        return shapes
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = {f"{n}{d}": s for d in self.directions for n, s in self.cell_param_shapes().items()}
+        shapes["W_out"] = (len(self.directions) * self.hidden, self.out_features)
+        shapes["b_out"] = (self.out_features,)
+        return shapes
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
     """A framework-neutral optimizer. Only plain (mini-batch) SGD so far:
@@ -154,15 +523,31 @@ class OptimizerSpec:
     Keras stores hyperparameters as float32 variables even for float64 models
     (``lr=0.1`` becomes ``0.10000000149011612``); matched float64 runs use a
     learning rate that float32 represents exactly (e.g. ``0.125``).
+
+    Gradient clipping by global norm (the notes' ``gradient_clipping`` exercise,
+    over all parameters at once): with ``norm = sqrt(sum_p ||g_p||^2)``, every
+    gradient is scaled by ``min(1, clip_norm / (norm + clip_eps))`` before the
+    step. ``clip_eps`` is explicit because the frameworks differ: Keras's
+    ``global_clipnorm`` (``tf.clip_by_global_norm``) uses 0, torch's
+    ``clip_grad_norm_`` adds 1e-6 to the norm (see ``optimizers.py``).
     """
 
     name: str = "sgd"
     lr: float = 0.125
+    clip_norm: float | None = None
+    clip_eps: float = 0.0
 
     def __post_init__(self):
         _choice("optimizer", self.name, ("sgd",))
         if isinstance(self.lr, bool) or not isinstance(self.lr, float | int) or not 0 < self.lr < float("inf"):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        if self.clip_norm is not None and (isinstance(self.clip_norm, bool)
+                                           or not isinstance(self.clip_norm, float | int)
+                                           or not 0 < self.clip_norm < float("inf")):
+            raise ValueError(f"clip_norm must be None or a positive finite number, got {self.clip_norm!r}")
+        if (isinstance(self.clip_eps, bool) or not isinstance(self.clip_eps, float | int)
+                or not 0 <= self.clip_eps < float("inf")):
+            raise ValueError(f"clip_eps must be a non-negative finite number, got {self.clip_eps!r}")
 
 
-ModelSpec = MLPSpec | LinearRegressionSpec | PolynomialRegressionSpec
+ModelSpec = MLPSpec | LinearRegressionSpec | PolynomialRegressionSpec | CNNSpec | RNNSpec

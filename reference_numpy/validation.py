@@ -26,19 +26,25 @@ def check_dtype_name(dtype) -> np.dtype:
     return np.dtype(name)
 
 
-def check_array(name: str, a, *, shape: tuple, dtype: np.dtype) -> np.ndarray:
+#: What each axis letter of ``spec.input_axes`` means, for error messages.
+AXIS_NAMES = {"N": "batch", "D": "features", "C": "channels", "H": "height", "W": "width",
+              "T": "time steps", "K": "outputs"}
+
+
+def check_array(name: str, a, *, shape: tuple, dtype: np.dtype, axes: tuple[str, ...] | None = None) -> np.ndarray:
     """``a`` must be a NumPy array of exactly ``shape`` (``None`` = any size) and ``dtype``,
-    with only finite values."""
+    with only finite values. ``axes`` (e.g. ``("N", "C", "H", "W")``) names the axes in messages."""
     if type(a) is not np.ndarray:      # subclasses (np.matrix, masked arrays) change semantics
-        raise TypeError(f"{name} must be a numpy.ndarray of shape {_fmt(shape)} and dtype "
+        raise TypeError(f"{name} must be a numpy.ndarray of shape {_fmt(shape, axes)} and dtype "
                         f"{dtype}, got {type(a).__name__}")
     if a.ndim != len(shape):
-        raise ValueError(f"{name} must have rank {len(shape)} with shape {_fmt(shape)}, "
+        raise ValueError(f"{name} must have rank {len(shape)} with shape {_fmt(shape, axes)}, "
                          f"got rank {a.ndim} with shape {a.shape}")
     for axis, (want, got) in enumerate(zip(shape, a.shape)):
         if want is not None and want != got:
-            raise ValueError(f"{name} must have shape {_fmt(shape)}, got {a.shape} "
-                             f"(axis {axis}: expected {want}, got {got})")
+            what = f" = {AXIS_NAMES.get(axes[axis], axes[axis])}" if axes else ""
+            raise ValueError(f"{name} must have shape {_fmt(shape, axes)}, got {a.shape} "
+                             f"(axis {axis}{what}: expected {want}, got {got})")
     if a.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype}, got {a.dtype} "
                         "(inputs are never cast implicitly: convert with .astype)")
@@ -48,19 +54,47 @@ def check_array(name: str, a, *, shape: tuple, dtype: np.dtype) -> np.ndarray:
     return a
 
 
-def _fmt(shape) -> str:
-    return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+def _fmt(shape, axes=None) -> str:
+    axes = axes or ("N",) + ("?",) * (len(shape) - 1)
+    return "(" + ", ".join(a if s is None else str(s) for s, a in zip(shape, axes)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def check_input(spec, x, dtype) -> np.ndarray:
-    x = check_array("x", x, shape=(None, spec.in_features), dtype=dtype)
+    """``x`` of shape ``(N, *spec.input_shape)``; every free axis (batch, time) non-empty."""
+    axes = spec.input_axes
+    x = check_array("x", x, shape=(None, *spec.input_shape), dtype=dtype, axes=axes)
     if x.shape[0] == 0:
         raise ValueError("x must hold at least one example, got batch size 0")
+    for axis, (want, got) in enumerate(zip(spec.input_shape, x.shape[1:]), start=1):
+        if want is None and got == 0:
+            raise ValueError(f"x must have at least one step along axis {axis} "
+                             f"({AXIS_NAMES.get(axes[axis], axes[axis])}), got shape {x.shape}")
     return x
 
 
-def check_target(spec, d, batch: int, dtype) -> np.ndarray:
-    k = spec.out_features
+def check_state(spec, state, batch: int, dtype) -> dict[str, np.ndarray] | None:
+    """An initial state: ``None`` (zeros), or for a recurrent model a dict with exactly the
+    keys of ``spec.state_shapes()``, each ``(N, H)``."""
+    shapes = spec.state_shapes()
+    if state is None:
+        return None
+    if not shapes:
+        raise ValueError(f"{type(spec).__name__} is feed-forward and takes no initial_state, got {state!r:.60}")
+    if not isinstance(state, Mapping):
+        raise TypeError(f"initial_state must be a dict with keys {list(shapes)} of (N, H) arrays, "
+                        f"got {type(state).__name__}")
+    missing = [n for n in shapes if n not in state]
+    extra = [n for n in state if n not in shapes]
+    if missing or extra:
+        raise KeyError(f"initial_state must have exactly the keys {list(shapes)}: "
+                       + "; ".join(p for p in (missing and f"missing {missing}", extra and f"unexpected {extra}") if p))
+    return {n: check_array(f"initial_state[{n!r}]", state[n], shape=(batch, *s), dtype=dtype, axes=("N", "H"))
+            for n, s in shapes.items()}
+
+
+def check_target(spec, d, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """The target for an output of ``shape`` (``spec.output_shape(x.shape)``)."""
+    batch, k = shape[0], spec.out_features
     if spec.loss == "softmax_cross_entropy" and isinstance(d, np.ndarray) and np.issubdtype(d.dtype, np.integer):
         if type(d) is not np.ndarray or d.dtype != np.int64:
             raise TypeError(f"integer class labels must be a numpy.ndarray of dtype int64, got "
@@ -70,7 +104,7 @@ def check_target(spec, d, batch: int, dtype) -> np.ndarray:
         if d.size and (d.min() < 0 or d.max() >= k):
             raise ValueError(f"class labels must lie in [0, {k}), got values in [{d.min()}, {d.max()}]")
         return d
-    d = check_array("target", d, shape=(batch, k), dtype=dtype)
+    d = check_array("target", d, shape=shape, dtype=dtype, axes=("N", "T", "K")[:len(shape) - 1] + ("K",))
     if losses.takes_logits(spec.loss) and (d.min() < 0 or d.max() > 1):
         raise ValueError(f"target for {spec.loss} must lie in [0, 1], got values in [{d.min()}, {d.max()}]")
     if spec.loss == "softmax_cross_entropy":
