@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from impl_tf import weights
 from reference_numpy.adapter import Adapter, Gradients
+from reference_numpy.optimizers import CLIP_EPS
 
 
 #: ``spec.model`` -> the module defining that class (the same names and files as in reference_numpy).
@@ -76,8 +77,13 @@ class KerasAdapter(Adapter):
         return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
 
     def _set_optimizer(self, optimizer):
+        if optimizer.clip_norm is not None and optimizer.clip_eps != CLIP_EPS["keras"]:
+            raise ValueError(f"Keras's global_clipnorm scales by clip_norm * min(1 / norm, 1 / clip_norm) "
+                             f"(no eps); OptimizerSpec.clip_eps must be {CLIP_EPS['keras']} for Keras, "
+                             f"got {optimizer.clip_eps}")
         # Keras keeps learning_rate as a float32 variable, even for float64 models.
-        self.optimizer = keras.optimizers.SGD(learning_rate=optimizer.lr)
+        self.optimizer = keras.optimizers.SGD(learning_rate=optimizer.lr,
+                                              global_clipnorm=optimizer.clip_norm)
         self.optimizer.build(self.variables)
 
     def _train_step(self, x, target):

@@ -13,6 +13,7 @@ import torch
 
 from impl_torch import weights
 from reference_numpy.adapter import Adapter, Gradients
+from reference_numpy.optimizers import CLIP_EPS
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -75,14 +76,21 @@ class TorchAdapter(Adapter):
         return weights.read_canonical(self.model, self.spec)
 
     def _param_count(self):
-        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return sum(p.numel() for p in self.model.parameters())
 
     def _set_optimizer(self, optimizer):
+        if optimizer.clip_norm is not None and optimizer.clip_eps != CLIP_EPS["torch"]:
+            raise ValueError(f"torch.nn.utils.clip_grad_norm_ scales by clip_norm / (norm + 1e-6); "
+                             f"OptimizerSpec.clip_eps must be {CLIP_EPS['torch']} for torch, "
+                             f"got {optimizer.clip_eps}")
+        self.clip_norm = optimizer.clip_norm
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=optimizer.lr)
 
     def _train_step(self, x, target):
         self.optimizer.zero_grad()
         loss = self.model.objective(self._tensor(x), self._tensor(target))
         loss.backward()
+        if self.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
         return loss.item()

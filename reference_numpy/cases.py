@@ -15,7 +15,8 @@ import numpy as np
 
 from reference_numpy import data
 from reference_numpy.initializers import init_params
-from reference_numpy.specs import LinearRegressionSpec, MLPSpec, PolynomialRegressionSpec
+from reference_numpy.specs import (CNNSpec, Conv2D, LinearRegressionSpec, MLPSpec, Pool2D,
+                                   PolynomialRegressionSpec, RNNSpec)
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,11 @@ class Case:
     seed: int
     batch: int = 8
     init: str = "xavier"
-    inputs: str = "normal"          # "normal", "iris", "linear_task", "polynomial_task"
+    inputs: str = "normal"          # "normal", "iris", "digits", "linear_task", "polynomial_task",
+                                    # "binary_addition", "noisy_sine"
     labels: str = "onehot"          # softmax cross-entropy targets: "int" or "onehot"
+    seq_len: int | None = None      # T, for recurrent models
+    given_state: bool = False       # recurrent: pass a random initial state (else zeros)
 
     @property
     def family(self) -> str:
@@ -35,34 +39,55 @@ class Case:
     def params(self, dtype="float64") -> dict[str, np.ndarray]:
         return init_params(self.spec, self.seed, self.init, bias="normal", bias_std=0.5, dtype=dtype)
 
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return (self.batch, *(self.seq_len if s is None else s for s in self.spec.input_shape))
+
     def batch_data(self, dtype="float64"):
         """``(x, target, upstream)`` for this case, made in float64 and cast once."""
         rng = np.random.default_rng(self.seed + 1)
         spec, n = self.spec, self.batch
-        if self.inputs == "iris":
-            xs, ys = data.iris()
+        d = labels = None
+        if self.inputs in ("iris", "digits"):
+            xs, ys = data.iris() if self.inputs == "iris" else data.digits()
             idx = rng.choice(len(xs), size=n, replace=False)
             x, labels = xs[idx], ys[idx]
         elif self.inputs == "linear_task":
             x, d = data.linear_task(self.seed, n)
         elif self.inputs == "polynomial_task":
             x, d = data.polynomial_task(self.seed, n)
+        elif self.inputs == "binary_addition":
+            x, d, _ = data.binary_addition(self.seed, n, bits=self.seq_len)
+        elif self.inputs == "noisy_sine":
+            x, d = data.noisy_sine(self.seed, n, seq_len=self.seq_len)
         else:
-            x = rng.standard_normal((n, spec.in_features))
+            x = rng.standard_normal(self.x_shape)
+        if x.shape != self.x_shape:
+            raise ValueError(f"case {self.name}: inputs {self.inputs!r} give x of shape {x.shape}, "
+                             f"the spec needs {self.x_shape}")
+        out_shape = spec.output_shape(x.shape)
         k = spec.out_features
         if spec.loss == "softmax_cross_entropy":
-            if self.inputs != "iris":
+            if labels is None:
                 labels = rng.integers(0, k, size=n)
             target = labels.astype(np.int64) if self.labels == "int" else np.eye(k)[labels]
-        elif spec.loss == "sigmoid_binary_cross_entropy":
-            target = (rng.random((n, k)) < 0.5).astype(np.float64)
-        elif self.inputs in ("linear_task", "polynomial_task"):
+        elif d is not None:
             target = d
+        elif spec.loss == "sigmoid_binary_cross_entropy":
+            target = (rng.random(out_shape) < 0.5).astype(np.float64)
         else:
-            target = rng.standard_normal((n, k))
-        upstream = rng.standard_normal((n, k))
+            target = rng.standard_normal(out_shape)
+        upstream = rng.standard_normal(out_shape)
         cast = lambda a: a if np.issubdtype(a.dtype, np.integer) else a.astype(dtype)  # noqa: E731
         return cast(x), cast(target), cast(upstream)
+
+    def initial_state(self, dtype="float64") -> dict[str, np.ndarray] | None:
+        """A random initial state (recurrent cases with ``given_state``), else None (zeros)."""
+        if not self.given_state:
+            return None
+        rng = np.random.default_rng(self.seed + 2)
+        return {name: (0.5 * rng.standard_normal((self.batch, *shape))).astype(dtype)
+                for name, shape in self.spec.state_shapes().items()}
 
 
 def _mlp(name, activation, head, seed, hidden=(16, 12), labels="onehot", inputs="normal", batch=8):
@@ -77,6 +102,92 @@ def _mlp(name, activation, head, seed, hidden=(16, 12), labels="onehot", inputs=
                    output=output, loss=loss)
     return Case(name, spec, seed, batch=batch, labels=labels, inputs=inputs)
 
+
+HEADS = {  # head name -> (output activation, loss)
+    "ce": ("softmax", "softmax_cross_entropy"),
+    "mse": ("identity", "mse"),
+    "half_sse": ("identity", "half_sse"),
+    "bce": ("sigmoid", "sigmoid_binary_cross_entropy"),
+    "sigmoid_mse": ("sigmoid", "mse"),
+}
+
+
+def _cnn(name, seed, shape, layers, hidden, k=3, head="ce", activation="relu", inputs="normal",
+         labels="onehot", batch=4, init="he"):
+    output, loss = HEADS[head]
+    spec = CNNSpec(*shape, layers=layers, hidden=hidden, out_features=k, activation=activation,
+                   output=output, loss=loss)
+    return Case(name, spec, seed, batch=batch, init=init, inputs=inputs, labels=labels)
+
+
+#: CNN cases: the notes' simple conv net and a deeper conv-conv-pool x 2 net on the
+#: digits, then layers that cover stride 1 and 2; valid, same (odd and even kernels, so
+#: the odd extra pixel of "same" occurs) and explicit (symmetric and asymmetric) padding;
+#: non-square inputs and kernels; 1 and several channels; max and average pooling,
+#: overlapping windows included.
+CNN_CASES = (
+    _cnn("cnn_simple_digits", 21, (1, 8, 8), (Conv2D(6, 3), Pool2D("max", 2)), (16,), k=10,
+         inputs="digits", labels="int", batch=8),
+    _cnn("cnn_deep_digits", 22, (1, 8, 8),
+         (Conv2D(4, 3, padding="same"), Conv2D(4, 3, padding="same"), Pool2D("max", 2),
+          Conv2D(8, 3, padding="same"), Conv2D(8, 3, padding="same"), Pool2D("max", 2)), (), k=10,
+         inputs="digits", batch=6),
+    _cnn("cnn_same_stride2_even_kernel", 23, (3, 9, 13),
+         (Conv2D(5, 4, stride=2, padding="same", activation="tanh"),
+          Conv2D(6, 2, padding="same", activation="sigmoid"), Pool2D("avg", 2, stride=1)), (7,),
+         head="mse", activation="tanh"),
+    _cnn("cnn_explicit_asymmetric_pads", 24, (2, 8, 9),
+         (Conv2D(4, (3, 2), stride=(2, 1), padding=((1, 0), (0, 1))), Pool2D("max", 3, stride=1)),
+         (5,), head="bce", k=2),
+    _cnn("cnn_explicit_symmetric_pad_stride2", 25, (1, 9, 7),
+         (Conv2D(3, 3, stride=2, padding=1, activation="identity"), Conv2D(4, (2, 3), padding=(1, 1)),
+          Pool2D("avg", 2, stride=(1, 2))), (), head="half_sse", k=2, batch=1),
+    _cnn("cnn_valid_stride2_same_odd", 26, (4, 13, 9),
+         (Conv2D(3, 3, stride=2), Conv2D(5, 5, padding="same", activation="sigmoid"),
+          Pool2D("max", (2, 1))), (6,), head="ce", labels="int", activation="sigmoid"),
+)
+
+
+#: Recurrent cells: (case-name prefix, cell, SimpleRNN activation, GRU reset_after).
+CELLS = (("rnn_tanh", "rnn", "tanh", True), ("rnn_relu", "rnn", "relu", True),
+         ("rnn_sigmoid", "rnn", "sigmoid", True), ("lstm", "lstm", "tanh", True),
+         ("gru", "gru", "tanh", True), ("gru_reset_before", "gru", "tanh", False))
+
+
+def _rnn_cases():
+    """Every cell with every option -- many-to-one / many-to-many, unidirectional /
+    bidirectional, zero / given initial state: 6 x 8 cases. The sizes follow a 2^3
+    design over the options (T, N, H each flip with the parity of two option bits), so
+    for every cell and every option value the cases include T = 1 and T = 50, N = 1 and
+    N = 3, H = 1 and H = 4."""
+    cases = []
+    for c, (prefix, cell, activation, reset_after) in enumerate(CELLS):
+        for seq in (False, True):
+            for bi in (False, True):
+                for state in (False, True):
+                    T = 50 if seq ^ bi else 1
+                    N = 3 if bi ^ state else 1
+                    H = 4 if seq ^ state else 1
+                    head = ("bce" if c % 2 else "mse") if seq else ("ce", "mse", "half_sse")[c % 3]
+                    output, loss = HEADS[head]
+                    spec = RNNSpec(cell, in_features=3, hidden=H, out_features=2, activation=activation,
+                                   reset_after=reset_after, return_sequences=seq, bidirectional=bi,
+                                   output=output, loss=loss)
+                    name = (f"{prefix}_{'seq' if seq else 'last'}{'_bi' if bi else ''}"
+                            f"{'_h0' if state else ''}_T{T}_N{N}_H{H}")
+                    cases.append(Case(name, spec, 100 + len(cases), batch=N, seq_len=T,
+                                      given_state=state, labels="int" if c % 2 else "onehot"))
+    return tuple(cases)
+
+
+RNN_CASES = _rnn_cases() + (
+    # the notes' task: 8-bit binary addition, a prediction at every step (SimpleRNN(16), sigmoid)
+    Case("rnn_binary_addition", RNNSpec("rnn", 2, 16, 1, return_sequences=True, output="sigmoid",
+                                        loss="mse"), 200, batch=8, seq_len=8, inputs="binary_addition"),
+    # sequence regression: a noisy sine window -> the next value
+    Case("lstm_noisy_sine", RNNSpec("lstm", 1, 8, 1), 201, batch=8, seq_len=25, inputs="noisy_sine"),
+    Case("gru_noisy_sine", RNNSpec("gru", 1, 8, 1), 202, batch=8, seq_len=25, inputs="noisy_sine"),
+)
 
 CASES: tuple[Case, ...] = (
     _mlp("mlp_relu_ce_iris", "relu", "ce", 1, labels="int", inputs="iris"),
@@ -94,6 +205,6 @@ CASES: tuple[Case, ...] = (
          batch=16, inputs="polynomial_task"),
     Case("polynomial_regression_multi", PolynomialRegressionSpec(2, 2, "half_sse", degree=2), 13,
          batch=8),
-)
+) + CNN_CASES + RNN_CASES
 
 CASES_BY_NAME = {case.name: case for case in CASES}

@@ -7,6 +7,9 @@ Nothing here downloads anything.
                       x ~ U[-2, 2)
     iris              150 x 4 features (standardized), 3 classes  (sklearn.datasets)
     digits            1797 8x8 images scaled to [0, 1], 10 classes (sklearn.datasets)
+    binary_addition   the notes' RNN task: a + b bit by bit, least significant bit first;
+                      x (N, 8, 2) the two input bits per step, d (N, 8, 1) the sum's bit
+    noisy_sine        sequence regression: a window of a noisy sine wave -> its next value
 """
 
 from __future__ import annotations
@@ -46,3 +49,31 @@ def digits():
 
     data = load_digits()
     return (data.images / 16.0)[:, None, :, :].astype(np.float64), data.target.astype(np.int64)
+
+
+def binary_addition(seed: int, n: int = 100, bits: int = 8):
+    """The notes' binary addition (``binary_dim = 8``, ``a_int, b_int < largest_number / 2``):
+    ``x[:, t] = (bit t of a, bit t of b)`` and ``d[:, t] = bit t of a + b``, with t = 0 the
+    least significant bit (the notes walk the bits from the right), so the carry flows
+    forward in time. Returns ``x (N, bits, 2)``, ``d (N, bits, 1)`` float64 and the integers
+    ``(a, b)`` for checking."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2 ** (bits - 1), size=n)                           # (N,)
+    b = rng.integers(0, 2 ** (bits - 1), size=n)                           # (N,)
+    place = 2 ** np.arange(bits)                                           # (T,) LSB first
+    bit = lambda v: (v[:, None] // place[None, :]) % 2                     # noqa: E731  (N, T)
+    x = np.stack([bit(a), bit(b)], axis=-1).astype(np.float64)             # (N, T, 2)
+    d = bit(a + b)[:, :, None].astype(np.float64)                          # (N, T, 1)
+    return x, d, (a, b)
+
+
+def noisy_sine(seed: int, n: int = 100, seq_len: int = 25, noise: float = 0.05,
+               step: float = 0.25):
+    """Windows of ``sin(step * t + phase) + noise`` (random phase per window) and the
+    next clean value: ``x (N, T, 1)``, ``d (N, 1)``."""
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0.0, 2 * np.pi, size=(n, 1))                       # (N, 1)
+    t = np.arange(seq_len + 1)[None, :]                                    # (1, T + 1)
+    wave = np.sin(step * t + phase)                                        # (N, T + 1)
+    x = wave[:, :seq_len] + noise * rng.standard_normal((n, seq_len))      # (N, T)
+    return x[:, :, None], wave[:, seq_len:]                                # (N, T, 1), (N, 1)

@@ -47,8 +47,9 @@ def init_params(spec, seed: int, method: str = "xavier", *, weight_init_std: flo
     rng = np.random.default_rng(seed)
     params = {}
     for name, shape in spec.param_shapes().items():
-        if len(shape) == 2:
-            std = weight_std(method, shape[0], weight_init_std)
+        if len(shape) >= 2:
+            fan_in = shape[0] if len(shape) == 2 else int(np.prod(shape[1:]))
+            std = weight_std(method, fan_in, weight_init_std)
             params[name] = (rng.standard_normal(shape) * std).astype(dtype)
         elif bias == "normal":
             params[name] = (rng.standard_normal(shape) * bias_std).astype(dtype)

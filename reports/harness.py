@@ -52,22 +52,27 @@ def make_adapter(framework: str, spec, params, dtype="float64"):
     return adapter_class(framework)(spec, params, dtype)
 
 
-def quantities(adapter, x, target, upstream) -> dict[str, np.ndarray]:
+def quantities(adapter, x, target, upstream, initial_state=None) -> dict[str, np.ndarray]:
     """Every compared quantity of one adapter on one batch, keyed by quantity name.
 
     ``output``, ``loss``, ``grad_input``, ``grad:<param>`` (gradients of the loss) and
     ``vjp_input``, ``vjp:<param>`` (gradients of ``sum(upstream * output)`` for a
     random upstream: this path goes through the output activation's Jacobian,
-    which the cross-entropy-from-logits path skips).
+    which the cross-entropy-from-logits path skips). Recurrent models add
+    ``final:<state>`` (the states after the last step) and, when an initial state is
+    given, ``grad_state:<state>`` and ``vjp_state:<state>`` (its gradients).
     """
-    out = {"output": adapter.forward(x)}
-    res = adapter.loss_and_grads(x, target)
+    out = {"output": adapter.forward(x, initial_state)}
+    out.update({f"final:{n}": s for n, s in adapter.final_state(x, initial_state).items()})
+    res = adapter.loss_and_grads(x, target, initial_state)
     out["loss"] = np.asarray(res.loss)
     out["grad_input"] = res.grad_input
     out.update({f"grad:{n}": g for n, g in res.grads.items()})
-    vjp = adapter.vjp(x, upstream)
+    out.update({f"grad_state:{n}": g for n, g in res.grad_state.items()})
+    vjp = adapter.vjp(x, upstream, initial_state)
     out["vjp_input"] = vjp.grad_input
     out.update({f"vjp:{n}": g for n, g in vjp.grads.items()})
+    out.update({f"vjp_state:{n}": g for n, g in vjp.grad_state.items()})
     return out
 
 
@@ -76,7 +81,8 @@ def run_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray
     """``quantities`` of one case in one framework (cached: each runs once per session)."""
     case = CASES_BY_NAME[case_name]
     x, target, upstream = case.batch_data(dtype)
-    return quantities(make_adapter(framework, case.spec, case.params(dtype), dtype), x, target, upstream)
+    return quantities(make_adapter(framework, case.spec, case.params(dtype), dtype), x, target, upstream,
+                      case.initial_state(dtype))
 
 
 @dataclass(frozen=True)

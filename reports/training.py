@@ -18,6 +18,7 @@ Two checks, used by the tests and the report:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,8 +99,7 @@ def minibatches(case: Case, steps: int, dtype="float64"):
     rng = np.random.default_rng(case.seed + 2)
     out = []
     for _ in range(steps):
-        sub = Case(case.name, case.spec, int(rng.integers(1 << 30)), case.batch, case.init,
-                   case.inputs, case.labels)
+        sub = dataclasses.replace(case, seed=int(rng.integers(1 << 30)))
         x, target, _ = sub.batch_data(dtype)
         out.append((x, target))
     return out
