@@ -5,7 +5,11 @@
   (relative error <= 1e-8, justified in ``reports/training.py``).
 * 20 SGD steps on the same mini-batches from the same weights give the same loss
   curve and the same final weights in all three (parity tolerances of
-  ``reports/harness.py``).
+  ``reports/harness.py``), for MLPs, regressions and CNNs.
+* With gradient clipping by global norm (the notes' exercise; the recurrent tasks),
+  each framework's trajectory equals NumPy's with that framework's clip eps
+  (torch ``clip_grad_norm_`` adds 1e-6 to the norm, Keras ``global_clipnorm`` 0); the
+  other eps is a measurable difference, so the eps is a real convention, not noise.
 """
 
 import numpy as np
@@ -44,7 +48,7 @@ def test_closed_form_is_the_least_squares_minimum():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", ["mlp_relu_ce_iris", "mlp_tanh_mse", "mlp_tanh_bce",
-                                  "polynomial_regression_multi"])
+                                  "polynomial_regression_multi", "cnn_simple_digits"])
 def test_sgd_trajectories_agree(case, dtype):
     rows = trajectory_rows(CASES_BY_NAME[case], steps=20, lr=0.125, dtype=dtype)
     assert any(r.quantity == "train_loss" for r in rows)
@@ -63,3 +67,47 @@ def test_training_changes_the_weights():
         after = adapter.get_params()
         assert all(not np.array_equal(before[n], after[n]) for n in before), fw
         assert adapter.train_step(x, d) < first, fw
+
+
+CLIP = 0.25
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", ["mlp_tanh_mse", "rnn_binary_addition", "lstm_noisy_sine", "gru_noisy_sine"])
+def test_clipped_sgd_trajectories_agree(case, dtype):
+    rows = trajectory_rows(CASES_BY_NAME[case], steps=10, lr=0.125, dtype=dtype, clip_norm=CLIP)
+    assert {r.frameworks for r in rows} == {"numpy-torch", "numpy-keras"}
+    assert_rows_pass(rows)
+
+
+def _grad_norm(case):
+    x, d, _ = case.batch_data()
+    res = make_adapter("numpy", case.spec, case.params()).loss_and_grads(x, d)
+    return float(np.sqrt(sum(np.sum(g * g) for g in res.grads.values())))
+
+
+@pytest.mark.parametrize("framework, eps, other", [("torch", 1e-6, 0.0), ("keras", 0.0, 1e-6)])
+def test_clip_eps_is_each_frameworks_own(framework, eps, other):
+    case = CASES_BY_NAME["mlp_tanh_mse"]
+    assert _grad_norm(case) > 2 * CLIP, "clipping must be active for this test to mean anything"
+    x, d, _ = case.batch_data()
+
+    def one_step(fw, clip_eps):
+        adapter = make_adapter(fw, case.spec, case.params())
+        adapter.set_optimizer(OptimizerSpec("sgd", 0.125, clip_norm=CLIP, clip_eps=clip_eps))
+        adapter.train_step(x, d)
+        return adapter.get_params()
+
+    got, same, different = one_step(framework, eps), one_step("numpy", eps), one_step("numpy", other)
+    for name in got:
+        np.testing.assert_allclose(got[name], same[name], rtol=1e-13, atol=1e-15)
+    worst = max(np.max(np.abs(got[n] - different[n])) for n in got)
+    assert worst > 1e-9, f"a 1e-6 change of clip eps should move the weights measurably, moved {worst:.1e}"
+
+
+@pytest.mark.parametrize("framework, wrong", [("torch", 0.0), ("keras", 1e-6)])
+def test_clip_eps_the_framework_cannot_do_is_refused(framework, wrong):
+    case = CASES_BY_NAME["mlp_tanh_mse"]
+    adapter = make_adapter(framework, case.spec, case.params())
+    with pytest.raises(ValueError, match="clip_eps must be"):
+        adapter.set_optimizer(OptimizerSpec("sgd", 0.125, clip_norm=CLIP, clip_eps=wrong))

@@ -26,6 +26,7 @@ import numpy as np
 from reference_numpy import data
 from reference_numpy.cases import Case
 from reference_numpy.initializers import init_params
+from reference_numpy.optimizers import CLIP_EPS
 from reference_numpy.regression import closed_form, regression_features
 from reference_numpy.specs import LinearRegressionSpec, OptimizerSpec, PolynomialRegressionSpec
 from reports.harness import PAIRS, Row, compare_results, make_adapter
@@ -106,16 +107,30 @@ def minibatches(case: Case, steps: int, dtype="float64"):
 
 
 def trajectory_rows(case: Case, steps: int = 20, lr: float = 0.125, dtype="float64",
-                    frameworks=("numpy", "torch", "keras")) -> list[Row]:
+                    frameworks=("numpy", "torch", "keras"), clip_norm: float | None = None) -> list[Row]:
     """Parity rows for ``steps`` SGD steps: quantity ``train_loss`` (the whole curve) and
-    ``train_param:<name>`` (the weights after the last step)."""
+    ``train_param:<name>`` (the weights after the last step).
+
+    With ``clip_norm`` (gradient clipping by global norm) the frameworks add different
+    eps to the norm (``reference_numpy.optimizers.CLIP_EPS``: torch 1e-6, Keras 0), so
+    each framework is compared with a NumPy run using *its* eps, and torch is not
+    compared with Keras directly (they differ by about 1e-6 / norm by design)."""
     batches = minibatches(case, steps, dtype)
-    results = {}
-    for fw in frameworks:
-        res = train(fw, case.spec, case.params(dtype), batches, OptimizerSpec("sgd", lr), dtype)
-        results[fw] = {"train_loss": res.losses, **{f"train_param:{n}": p for n, p in res.params.items()}}
+
+    def run(fw, optimizer):
+        res = train(fw, case.spec, case.params(dtype), batches, optimizer, dtype)
+        return {"train_loss": res.losses, **{f"train_param:{n}": p for n, p in res.params.items()}}
+
     rows = []
-    for pair in PAIRS:
-        if pair[0] in results and pair[1] in results:
-            rows += compare_results(case.name, case.family, pair, dtype, results[pair[0]], results[pair[1]])
+    if clip_norm is None:
+        results = {fw: run(fw, OptimizerSpec("sgd", lr)) for fw in frameworks}
+        for pair in PAIRS:
+            if pair[0] in results and pair[1] in results:
+                rows += compare_results(case.name, case.family, pair, dtype, results[pair[0]], results[pair[1]])
+        return rows
+    for fw in frameworks:
+        if fw != "numpy":
+            optimizer = OptimizerSpec("sgd", lr, clip_norm=clip_norm, clip_eps=CLIP_EPS[fw])
+            rows += compare_results(case.name, case.family, ("numpy", fw), dtype,
+                                    run("numpy", optimizer), run(fw, optimizer))
     return rows
