@@ -88,7 +88,7 @@ def check_state(spec, state, batch: int, dtype) -> dict[str, np.ndarray] | None:
     if missing or extra:
         raise KeyError(f"initial_state must have exactly the keys {list(shapes)}: "
                        + "; ".join(p for p in (missing and f"missing {missing}", extra and f"unexpected {extra}") if p))
-    return {n: check_array(f"initial_state[{n!r}]", state[n], shape=(batch, *s), dtype=dtype, axes=("N", "H"))
+    return {n: check_array(f"initial_state[{n!r}]", state[n], shape=(batch, *s), dtype=dtype, axes=("N", "hidden"))
             for n, s in shapes.items()}
 
 
