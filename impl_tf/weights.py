@@ -8,6 +8,19 @@ computes ``x @ kernel + bias`` -- the canonical layout itself, so no transform.
     canonical   Keras variable                 transform
     W_l, b_l    layers_[l-1].kernel / .bias    none      (MLP, Dense named dense{l})
     W, b        dense.kernel / dense.bias      none      (regression)
+    CNN conv Wk conv_layers[i].kernel          W.transpose(2, 3, 1, 0): OIHW (F, C, KH, KW) -> HWIO
+                                               (KH, KW, C, F); back: .transpose(3, 2, 0, 1)
+    CNN first   dense_layers[0].kernel         rows permuted (C, H, W) -> (H, W, C) order:
+    dense Wk                                   W.reshape(C, H, W, out).transpose(1, 2, 0, 3)
+                                               .reshape(-1, out); back: the inverse permutation
+    other CNN   .kernel / .bias                none
+
+The CNN's first Dense row permutation is the porting pitfall: the canonical (and torch)
+model flattens the NCHW feature map in (C, H, W) order, Keras flattens its NHWC map in
+(H, W, C) order, so the SAME canonical matrix must have its rows reordered -- with the
+shape (C, H, W) of the map Flatten reads -- or Keras computes a different function.
+Nothing fails loudly without it: the shapes still fit and parameters still round-trip
+exactly; only the outputs differ (``parity_tests/test_cnn_conventions.py`` pins this).
 
 Each mapping is a ``Link`` between a group of canonical arrays and a group of
 Keras variables (usually one to one; Keras's GRU keeps two canonical biases in
@@ -23,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference_numpy.specs import MLPSpec
+from reference_numpy.specs import GATES, RNNSpec
+from reference_numpy.specs import CNNSpec
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,10 @@ def dense_links(W: str, b: str, layer) -> list[Link]:
 
 def param_map(model, spec) -> list[Link]:
     """Every canonical parameter's link, in canonical order."""
+    if isinstance(spec, CNNSpec):
+        return cnn_links(model, spec)
+    if isinstance(spec, RNNSpec):
+        return recurrent_links(model, spec)
     if isinstance(spec, MLPSpec):
         return [link for l, layer in enumerate(model.layers_, start=1)
                 for link in dense_links(f"W{l}", f"b{l}", layer)]
@@ -104,3 +123,126 @@ def to_canonical(spec, model, values, kind: str = "params") -> dict[str, np.ndar
 def read_canonical(model, spec) -> dict[str, np.ndarray]:
     _check_covered(model, spec)
     return to_canonical(spec, model, [v.numpy() for v in variables(model, spec)])
+
+
+# -- recurrent ---------------------------------------------------------------------
+#
+# The recurrent layer is ``model.recurrent.layer`` (a Keras SimpleRNN / LSTM / GRU, or a
+# ``Bidirectional`` holding ``forward_layer`` and ``backward_layer``); its variables live on the
+# layer's ``cell``. For each direction d = "" (forward_layer) or "_reverse" (backward_layer):
+#
+#   canonical                    Keras variable                     transform
+#   Wx{d} (D, G*H)               cell.kernel (D, G*H)               gate blocks permuted (identity today)
+#   Wh{d} (H, G*H)               cell.recurrent_kernel (H, G*H)     gate blocks permuted
+#   b{d}  (G*H,)   rnn, lstm     cell.bias (G*H,)                   gate blocks permuted
+#   b{d}, bh{d}    gru, reset_after=True    cell.bias (2, G*H)      stack(b, bh): row 0 input bias,
+#                                                                   row 1 recurrent bias
+#   b{d}           gru, reset_after=False   cell.bias (G*H,)        gate blocks permuted
+#   W_out, b_out                 head.kernel / head.bias            none
+
+#: Keras's gate blocks, in storage order (keras.layers.LSTM / GRU source). Keras's LSTM "c" is
+#: the canonical candidate "g" and its GRU "h" the canonical candidate "n" (``KERAS_GATE_NAMES``);
+#: with those names the orders equal the canonical ``GATES`` in specs.py.
+KERAS_GATES = {"rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
+#: Keras gate name -> canonical gate name, per cell, where they differ.
+KERAS_GATE_NAMES = {"rnn": {}, "lstm": {"c": "g"}, "gru": {"h": "n"}}
+
+
+def gate_order(cell: str) -> list[int]:
+    """For each Keras gate block, the index of the same gate among the canonical blocks."""
+    canonical = GATES[cell]
+    framework = [KERAS_GATE_NAMES[cell].get(g, g) for g in KERAS_GATES[cell]]
+    if sorted(canonical) != sorted(framework):
+        raise ValueError(f"Keras gates {KERAS_GATES[cell]} of the {cell} cell do not name the "
+                         f"canonical gates {canonical}")
+    return [canonical.index(g) for g in framework]
+
+
+def to_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
+    """Canonical gate blocks on the last axis -> Keras's block order."""
+    blocks = np.split(a, len(order), axis=-1)
+    return np.concatenate([blocks[k] for k in order], axis=-1)
+
+
+def from_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
+    """Keras's gate blocks on the last axis -> canonical block order."""
+    blocks = np.split(a, len(order), axis=-1)
+    return np.concatenate([blocks[order.index(k)] for k in range(len(order))], axis=-1)
+
+
+def recurrent_cells(model, spec) -> dict:
+    """Direction suffix -> the Keras cell holding that direction's variables."""
+    layer = model.recurrent.layer
+    if spec.bidirectional:
+        return {"": layer.forward_layer.cell, "_reverse": layer.backward_layer.cell}
+    return {"": layer.cell}
+
+
+def recurrent_links(model, spec) -> list[Link]:
+    order = gate_order(spec.cell)
+
+    def permuted(name, variable):
+        return Link((name,), (variable,), lambda a: (to_gates(a, order),), lambda a: (from_gates(a, order),))
+
+    links = []
+    for d, cell in recurrent_cells(model, spec).items():
+        links += [permuted(f"Wx{d}", cell.kernel), permuted(f"Wh{d}", cell.recurrent_kernel)]
+        if spec.cell == "gru" and spec.reset_after:                   # two canonical biases, one variable
+            links.append(Link((f"b{d}", f"bh{d}"), (cell.bias,),
+                              lambda b, bh: (np.stack([to_gates(b, order), to_gates(bh, order)]),),
+                              lambda B: (from_gates(B[0], order), from_gates(B[1], order))))
+        else:
+            links.append(permuted(f"b{d}", cell.bias))
+    return links + dense_links("W_out", "b_out", model.head)
+
+
+# -- CNN ---------------------------------------------------------------------------
+#
+# ``model.conv_layers[i]`` is the Keras layer of ``spec.layers[i]``, ``model.dense_layers[j]``
+# the head; ``spec.param_names()`` numbers the parameters over both (``("conv", k, i)`` ->
+# ``W{k}``, ``b{k}`` of ``conv_layers[i]``). The model converts its NCHW input to NHWC once
+# (impl_tf/cnn.py), so every Keras kernel is laid out for channels_last:
+#
+#   canonical                   Keras variable                     transform
+#   conv Wk (F, C, KH, KW)      conv_layers[i].kernel (KH, KW, C, F)   transpose (2, 3, 1, 0);
+#                                                                      back (3, 2, 0, 1)
+#   conv bk (F,)                conv_layers[i].bias                 none
+#   first dense Wk (C*H*W, out) dense_layers[0].kernel (H*W*C, out)  rows (C, H, W) -> (H, W, C)
+#   other dense Wk, every bk    dense_layers[j].kernel / .bias      none
+#
+# Both transforms are permutations of the entries, so gradients come back exactly like
+# parameters. (C, H, W) is ``spec.feature_shapes()[-1]``, the map that Flatten reads.
+
+OIHW_TO_HWIO = (2, 3, 1, 0)           #: canonical filter axes -> Keras kernel axes
+HWIO_TO_OIHW = (3, 2, 0, 1)           #: the inverse permutation
+
+
+def flatten_rows_to_keras(W: np.ndarray, chw: tuple[int, int, int]) -> np.ndarray:
+    """Canonical first-dense ``W`` (rows in (C, H, W) order) -> Keras kernel (rows in (H, W, C) order)."""
+    c, h, w = chw
+    return W.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1)    # (H*W*C, out)
+
+
+def flatten_rows_from_keras(W: np.ndarray, chw: tuple[int, int, int]) -> np.ndarray:
+    """Keras first-dense kernel (rows in (H, W, C) order) -> canonical ``W`` (rows in (C, H, W) order)."""
+    c, h, w = chw
+    return W.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(c * h * w, -1)    # (C*H*W, out)
+
+
+def cnn_links(model, spec) -> list[Link]:
+    chw = spec.feature_shapes()[-1]
+    links = []
+    for kind, k, i in spec.param_names():
+        if kind == "conv":
+            layer = model.conv_layers[i]
+            links += [Link((f"W{k}",), (layer.kernel,), lambda a: (a.transpose(OIHW_TO_HWIO),),
+                           lambda a: (a.transpose(HWIO_TO_OIHW),)),
+                      same(f"b{k}", layer.bias)]
+        elif i == 0:                                                  # the dense layer after Flatten
+            layer = model.dense_layers[0]
+            links += [Link((f"W{k}",), (layer.kernel,), lambda a: (flatten_rows_to_keras(a, chw),),
+                           lambda a: (flatten_rows_from_keras(a, chw),)),
+                      same(f"b{k}", layer.bias)]
+        else:
+            links += dense_links(f"W{k}", f"b{k}", model.dense_layers[i])
+    return links

@@ -84,13 +84,17 @@ class TorchAdapter(Adapter):
                              f"OptimizerSpec.clip_eps must be {CLIP_EPS['torch']} for torch, "
                              f"got {optimizer.clip_eps}")
         self.clip_norm = optimizer.clip_norm
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=optimizer.lr)
+        # torch's second SimpleRNN / LSTM bias only duplicates the first (weights.py): stepping it
+        # would move the canonical b twice and count dL/db twice in the clipping norm.
+        redundant = weights.redundant_parameters(self.spec)
+        self.trainable = [p for n, p in self.model.named_parameters() if n not in redundant]
+        self.optimizer = torch.optim.SGD(self.trainable, lr=optimizer.lr)
 
     def _train_step(self, x, target):
         self.optimizer.zero_grad()
         loss = self.model.objective(self._tensor(x), self._tensor(target))
         loss.backward()
         if self.clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+            torch.nn.utils.clip_grad_norm_(self.trainable, self.clip_norm)
         self.optimizer.step()
         return loss.item()

@@ -8,6 +8,10 @@ way in and on the way out; biases are copied as they are.
     canonical   torch parameter          transform
     W1, b1      layers.0.weight / .bias  W.T / b          (MLP, layer l -> layers.{l-1})
     W, b        dense.weight / .bias     W.T / b          (regression)
+    Wk, bk      conv_layers.{i}.weight   W / b            (CNN conv: nn.Conv2d is OIHW = canonical)
+    Wk, bk      dense_layers.{j}.weight  W.T / b          (CNN head: torch.flatten of NCHW is the
+                                                       canonical (C, H, W) order, so the first
+                                                       dense W needs no row permutation)
 
 Each mapping is a ``Link`` between a group of canonical arrays and a group of
 torch parameters (usually one to one; a recurrent bias that torch splits in two
@@ -26,6 +30,8 @@ import numpy as np
 import torch
 
 from reference_numpy.specs import MLPSpec
+from reference_numpy.specs import GATES, RNNSpec
+from reference_numpy.specs import CNNSpec
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,10 @@ def dense_links(W: str, b: str, module: str) -> list[Link]:
 
 def param_map(spec) -> list[Link]:
     """Every canonical parameter's link, in canonical order."""
+    if isinstance(spec, CNNSpec):
+        return cnn_links(spec)
+    if isinstance(spec, RNNSpec):
+        return recurrent_links(spec)
     if isinstance(spec, MLPSpec):
         return [link for l in range(1, spec.n_layers + 1)
                 for link in dense_links(f"W{l}", f"b{l}", f"layers.{l - 1}")]
@@ -101,3 +111,106 @@ def to_canonical(spec, tensors: dict[str, torch.Tensor], kind: str = "params") -
 def read_canonical(model, spec) -> dict[str, np.ndarray]:
     _check_module(model, spec)
     return to_canonical(spec, dict(model.named_parameters()))
+
+
+# -- recurrent ---------------------------------------------------------------------
+#
+# The recurrent layer is ``recurrent.layer`` (nn.RNN / nn.LSTM / nn.GRU, or the hand-written
+# sigmoid SimpleRNN / reset_after=False GRU with the same parameter names), the head ``head``.
+# For each direction d = "" or "_reverse" (torch's suffix and the canonical one):
+#
+#   canonical                    torch parameter                    transform
+#   Wx{d} (D, G*H)               weight_ih_l0{d} (G*H, D)           gate blocks permuted, transposed
+#   Wh{d} (H, G*H)               weight_hh_l0{d} (G*H, H)           gate blocks permuted, transposed
+#   b{d}  (G*H,)   rnn, lstm     bias_ih_l0{d}, bias_hh_l0{d}       b -> (b, 0); back: bias_ih + bias_hh
+#   b{d}, bh{d}    gru, reset_after=True    bias_ih_l0{d}, bias_hh_l0{d}    permuted
+#   b{d}           gru, reset_after=False   bias_ih_l0{d} (one bias)        permuted
+#   W_out, b_out                 head.weight / head.bias            W_out.T / b_out
+#
+# torch's SimpleRNN and LSTM keep two biases that are only ever added: the canonical b is their
+# sum. Loading puts b into bias_ih and zeros into bias_hh; reading gives back the sum; the
+# gradient of the sum is the gradient of either one (both receive dL/db), so bias_ih's is taken.
+# Training steps every parameter except bias_hh (``redundant_parameters`` at the end says why).
+
+#: torch's gate blocks, in storage order (torch.nn.RNN / LSTM / GRU docs). The letters are the
+#: canonical ones (``GATES`` in specs.py), so the mapping permutes blocks by name.
+TORCH_GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+
+
+def gate_order(cell: str) -> list[int]:
+    """For each torch gate block, the index of the same gate among the canonical blocks."""
+    canonical, framework = GATES[cell], TORCH_GATES[cell]
+    if sorted(canonical) != sorted(framework):
+        raise ValueError(f"torch gates {framework} of the {cell} cell do not name the canonical gates {canonical}")
+    return [canonical.index(g) for g in framework]
+
+
+def to_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
+    """Canonical gate blocks on the last axis -> torch's block order."""
+    blocks = np.split(a, len(order), axis=-1)
+    return np.concatenate([blocks[k] for k in order], axis=-1)
+
+
+def from_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
+    """torch's gate blocks on the last axis -> canonical block order."""
+    blocks = np.split(a, len(order), axis=-1)
+    return np.concatenate([blocks[order.index(k)] for k in range(len(order))], axis=-1)
+
+
+def recurrent_links(spec) -> list[Link]:
+    order, m = gate_order(spec.cell), "recurrent.layer"
+    links = []
+    for d in spec.directions:
+        for c, t in (("Wx", "weight_ih"), ("Wh", "weight_hh")):       # (in, G*H) <-> (G*H, in)
+            links.append(Link((f"{c}{d}",), (f"{m}.{t}_l0{d}",),
+                              lambda a: (to_gates(a, order).T,), lambda a: (from_gates(a.T, order),)))
+        bias_ih, bias_hh = f"{m}.bias_ih_l0{d}", f"{m}.bias_hh_l0{d}"
+        if spec.cell != "gru":                                        # two torch biases, one canonical b
+            links.append(Link((f"b{d}",), (bias_ih, bias_hh),
+                              lambda b: (to_gates(b, order), np.zeros_like(b)),
+                              lambda bi, bh: (from_gates(bi + bh, order),),
+                              grad_from_torch=lambda gi, gh: (from_gates(gi, order),)))
+        else:
+            links.append(Link((f"b{d}",), (bias_ih,), lambda b: (to_gates(b, order),),
+                              lambda b: (from_gates(b, order),)))
+            if spec.reset_after:
+                links.append(Link((f"bh{d}",), (bias_hh,), lambda b: (to_gates(b, order),),
+                                  lambda b: (from_gates(b, order),)))
+    return links + dense_links("W_out", "b_out", "head")
+
+
+def redundant_parameters(spec) -> tuple[str, ...]:
+    """torch parameters with no canonical array of their own: the second bias (``bias_hh``) of a
+    SimpleRNN or LSTM, loaded as 0. Both biases receive the same gradient dL/db, so a torch
+    optimizer stepping both moves the canonical b = bias_ih + bias_hh by TWICE the learning
+    rate (and global-norm clipping counts dL/db twice); training that matches the canonical
+    model steps every parameter except these, which stay at 0."""
+    if not isinstance(spec, RNNSpec) or spec.cell == "gru":
+        return ()
+    return tuple(f"recurrent.layer.bias_hh_l0{d}" for d in spec.directions)
+
+
+# -- CNN ---------------------------------------------------------------------------
+#
+# The conv / pooling modules are ``conv_layers.{i}`` (one per ``spec.layers[i]``), the head
+# ``dense_layers.{j}``; ``spec.param_names()`` numbers the parameters over both
+# (``("conv", k, i)`` -> ``W{k}``, ``b{k}`` of ``conv_layers.{i}``).
+#
+#   canonical                   torch parameter                  transform
+#   conv Wk (F, C, KH, KW)      conv_layers.{i}.weight (OIHW)    none: nn.Conv2d is OIHW and NCHW
+#   conv bk (F,)                conv_layers.{i}.bias             none
+#   dense Wk (in, out)          dense_layers.{j}.weight          W.T (as every nn.Linear)
+#   dense bk (out,)             dense_layers.{j}.bias            none
+#
+# No Flatten permutation: ``torch.flatten`` of an NCHW map is the canonical (C, H, W) order.
+# (Keras's NHWC Flatten is not; see impl_tf/weights.py.)
+
+
+def cnn_links(spec) -> list[Link]:
+    links = []
+    for kind, k, i in spec.param_names():
+        if kind == "conv":
+            links += [same(f"W{k}", f"conv_layers.{i}.weight"), same(f"b{k}", f"conv_layers.{i}.bias")]
+        else:
+            links += dense_links(f"W{k}", f"b{k}", f"dense_layers.{i}")
+    return links

@@ -5,7 +5,8 @@
   (relative error <= 1e-8, justified in ``reports/training.py``).
 * 20 SGD steps on the same mini-batches from the same weights give the same loss
   curve and the same final weights in all three (parity tolerances of
-  ``reports/harness.py``), for MLPs, regressions and CNNs.
+  ``reports/harness.py``), for MLPs, regressions, CNNs and recurrent nets (torch's
+  redundant second RNN / LSTM bias is not stepped: ``impl_torch/weights.py``).
 * With gradient clipping by global norm (the notes' exercise; the recurrent tasks),
   each framework's trajectory equals NumPy's with that framework's clip eps
   (torch ``clip_grad_norm_`` adds 1e-6 to the norm, Keras ``global_clipnorm`` 0); the
@@ -48,7 +49,8 @@ def test_closed_form_is_the_least_squares_minimum():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", ["mlp_relu_ce_iris", "mlp_tanh_mse", "mlp_tanh_bce",
-                                  "polynomial_regression_multi", "cnn_simple_digits"])
+                                  "polynomial_regression_multi", "cnn_simple_digits",
+                                  "rnn_binary_addition", "lstm_noisy_sine", "gru_noisy_sine"])
 def test_sgd_trajectories_agree(case, dtype):
     rows = trajectory_rows(CASES_BY_NAME[case], steps=20, lr=0.125, dtype=dtype)
     assert any(r.quantity == "train_loss" for r in rows)

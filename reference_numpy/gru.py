@@ -1,0 +1,109 @@
+"""GRU layer, both formulations, with backpropagation through time written out.
+
+Shape legend: N batch, T time, D input features, H hidden units.
+
+Gates are stacked on the last axis of ``Wx (D, 3H)``, ``Wh (H, 3H)``, ``b (3H,)`` (and ``bh (3H,)``)
+in the order (z, r, n): Keras's (z, r, h) with its "h" = the candidate n; torch stores (r, z, n)
+(the mappings permute the blocks). The update convention is torch's and Keras's,
+``h_t = z * h_{t-1} + (1 - z) * n``: the course notes write ``h_new = (1 - z) * h + z * h_bar``,
+so their z is this 1 - z.
+
+    h_0 = initial state h (zeros if none)                                  (N, H)
+    ax  = x_t @ Wx + b                                                      (N, 3H)
+
+reset_after=True (torch's ``nn.GRU``, Keras's default; a recurrent bias ``bh`` inside the reset
+product)::
+
+    ah  = h_{t-1} @ Wh + bh                                                 (N, 3H)
+    z   = sigmoid(ax[:, 0:H]  + ah[:, 0:H])        update gate              (N, H)
+    r   = sigmoid(ax[:, H:2H] + ah[:, H:2H])       reset gate               (N, H)
+    n   = tanh(ax[:, 2H:] + r * ah[:, 2H:])        candidate                (N, H)
+
+reset_after=False (the notes' original ``h_bar = tanh(x W + (r * h) U)``; no ``bh``)::
+
+    ah  = h_{t-1} @ Wh[:, 0:2H]                                             (N, 2H)
+    z   = sigmoid(ax[:, 0:H]  + ah[:, 0:H])                                 (N, H)
+    r   = sigmoid(ax[:, H:2H] + ah[:, H:2H])                                (N, H)
+    n   = tanh(ax[:, 2H:] + (r * h_{t-1}) @ Wh[:, 2H:])                     (N, H)
+
+both::
+
+    h_t = z * h_{t-1} + (1 - z) * n                                         (N, H)
+    output = [h_1, ..., h_T]                                                (N, T, H)
+
+Backward through one step, given ``dh = dL/dh_t`` (from the output and from step t+1)::
+
+    dz   = dh * (h_{t-1} - n),   dn = dh * (1 - z),   dh_{t-1} = dh * z     (N, H) each
+    dan  = dn * (1 - n^2)                                                   (N, H)
+    daz  = dz * z (1 - z)                                                   (N, H)
+  reset_after=True:
+    dr   = dan * ah[:, 2H:],     dar = dr * r (1 - r)                       (N, H)
+    dah  = [daz, dar, dan * r]                                              (N, 3H)
+    dWh += h_{t-1}.T @ dah,      dbh += sum_n dah                           (H, 3H), (3H,)
+    dh_{t-1} += dah @ Wh.T                                                  (N, H)
+  reset_after=False:
+    d(r h) = dan @ Wh[:, 2H:].T                                             (N, H)
+    dr   = d(r h) * h_{t-1},     dar = dr * r (1 - r)                       (N, H)
+    dWh[:, 2H:] += (r * h_{t-1}).T @ dan                                    (H, H)
+    dWh[:, :2H] += h_{t-1}.T @ [daz, dar]                                   (H, 2H)
+    dh_{t-1} += d(r h) * r + [daz, dar] @ Wh[:, :2H].T                      (N, H)
+  both:
+    dax  = [daz, dar, dan]                                                  (N, 3H)
+
+``dx``, ``dWx``, ``db`` follow from ``dax`` of every step as in ``rnn.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference_numpy.activations import sigmoid
+from reference_numpy.rnn import Recurrent
+
+
+class GRU(Recurrent):
+    gates = ("z", "r", "n")
+
+    def __init__(self, in_features, hidden, reset_after=True, bidirectional=False):
+        super().__init__(in_features, hidden, bidirectional)
+        self.reset_after = reset_after
+        self.recurrent_params = ("Wh", "bh") if reset_after else ("Wh",)
+
+    def step(self, ax_t, state, P):
+        H, h_prev = self.hidden, state["h"]                               # (N, H)
+        Wh = P["Wh"]                                                      # (H, 3H)
+        if self.reset_after:
+            ah = h_prev @ Wh + P["bh"]                                    # (N, 3H)
+            z = sigmoid(ax_t[:, 0:H] + ah[:, 0:H])                        # (N, H)
+            r = sigmoid(ax_t[:, H:2 * H] + ah[:, H:2 * H])                # (N, H)
+            n = np.tanh(ax_t[:, 2 * H:] + r * ah[:, 2 * H:])              # (N, H)
+        else:
+            ah = h_prev @ Wh[:, 0:2 * H]                                  # (N, 2H)
+            z = sigmoid(ax_t[:, 0:H] + ah[:, 0:H])                        # (N, H)
+            r = sigmoid(ax_t[:, H:2 * H] + ah[:, H:2 * H])                # (N, H)
+            n = np.tanh(ax_t[:, 2 * H:] + (r * h_prev) @ Wh[:, 2 * H:])  # (N, H)
+        h = z * h_prev + (1.0 - z) * n                                    # (N, H)
+        return {"h": h}, (h_prev, ah, z, r, n)
+
+    def step_backward(self, dstate, cache, P):
+        H, Wh = self.hidden, P["Wh"]
+        h_prev, ah, z, r, n = cache
+        dh = dstate["h"]                                                  # (N, H)
+        dz, dn = dh * (h_prev - n), dh * (1.0 - z)                        # (N, H) each
+        dh_prev = dh * z                                                  # (N, H)
+        dan = dn * (1.0 - n * n)                                          # (N, H)
+        daz = dz * z * (1.0 - z)                                          # (N, H)
+        if self.reset_after:
+            dar = dan * ah[:, 2 * H:] * r * (1.0 - r)                     # (N, H)
+            dah = np.concatenate([daz, dar, dan * r], axis=-1)            # (N, 3H)
+            dh_prev = dh_prev + dah @ Wh.T                                # (N, H)
+            grads = {"Wh": h_prev.T @ dah, "bh": dah.sum(axis=0)}         # (H, 3H), (3H,)
+        else:
+            drh = dan @ Wh[:, 2 * H:].T                                   # (N, H) d(r * h_prev)
+            dar = drh * h_prev * r * (1.0 - r)                            # (N, H)
+            dah = np.concatenate([daz, dar], axis=-1)                     # (N, 2H)
+            dh_prev = dh_prev + drh * r + dah @ Wh[:, 0:2 * H].T         # (N, H)
+            dWh = np.concatenate([h_prev.T @ dah, (r * h_prev).T @ dan], axis=-1)   # (H, 3H)
+            grads = {"Wh": dWh}
+        dax = np.concatenate([daz, dar, dan], axis=-1)                    # (N, 3H)
+        return dax, {"h": dh_prev}, grads

@@ -1,0 +1,72 @@
+"""LSTM layer with backpropagation through time written out.
+
+Shape legend: N batch, T time, D input features, H hidden units.
+
+Gates are stacked on the last axis of ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)`` in the order
+(i, f, g, o) -- torch's order, and Keras's (i, f, c, o) with its "c" = the candidate g. (The
+course's second book orders them f, g, i, o: a port from it must permute the blocks.)
+
+Forward, all four gates from one product per step (the input part ``x @ Wx + b`` for every step
+at once, in ``rnn.Recurrent``)::
+
+    h_0, c_0 = initial state h, c (zeros if none)                         (N, H)
+    a   = x_t @ Wx + b + h_{t-1} @ Wh                                      (N, 4H)
+    i   = sigmoid(a[:, 0:H])        input gate                             (N, H)
+    f   = sigmoid(a[:, H:2H])       forget gate                            (N, H)
+    g   = tanh(a[:, 2H:3H])         candidate cell                         (N, H)
+    o   = sigmoid(a[:, 3H:4H])      output gate                            (N, H)
+    c_t = f * c_{t-1} + i * g                                              (N, H)
+    h_t = o * tanh(c_t)                                                    (N, H)
+    output = [h_1, ..., h_T]                                               (N, T, H)
+
+Backward through one step, given ``dh_t`` (from the output and from step t+1) and ``dc_t``
+(from step t+1, or the final cell state)::
+
+    dc    = dc_t + dh_t * o * (1 - tanh(c_t)^2)      both paths into c_t   (N, H)
+    do    = dh_t * tanh(c_t)                                               (N, H)
+    di    = dc * g,   df = dc * c_{t-1},   dg = dc * i                     (N, H) each
+    da    = [di * i (1 - i), df * f (1 - f), dg * (1 - g^2), do * o (1 - o)]   (N, 4H)
+    dWh  += h_{t-1}.T @ da                                                 (H, 4H)
+    dh_{t-1} = da @ Wh.T                                                   (N, H)
+    dc_{t-1} = dc * f                                                      (N, H)
+
+``dx``, ``dWx``, ``db`` follow from ``da`` of every step as in ``rnn.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference_numpy.activations import sigmoid
+from reference_numpy.rnn import Recurrent
+
+
+class LSTM(Recurrent):
+    gates = ("i", "f", "g", "o")
+    state_names = ("h", "c")
+
+    def step(self, ax_t, state, P):
+        H = self.hidden
+        h_prev, c_prev = state["h"], state["c"]                           # (N, H) each
+        a = ax_t + h_prev @ P["Wh"]                                       # (N, 4H)
+        i = sigmoid(a[:, 0:H])                                            # (N, H)
+        f = sigmoid(a[:, H:2 * H])                                        # (N, H)
+        g = np.tanh(a[:, 2 * H:3 * H])                                    # (N, H)
+        o = sigmoid(a[:, 3 * H:4 * H])                                    # (N, H)
+        c = f * c_prev + i * g                                            # (N, H)
+        tanh_c = np.tanh(c)                                               # (N, H)
+        h = o * tanh_c                                                    # (N, H)
+        return {"h": h, "c": c}, (h_prev, c_prev, i, f, g, o, tanh_c)
+
+    def step_backward(self, dstate, cache, P):
+        h_prev, c_prev, i, f, g, o, tanh_c = cache
+        dh = dstate["h"]                                                  # (N, H)
+        dc = dstate["c"] + dh * o * (1.0 - tanh_c * tanh_c)               # (N, H)
+        do = dh * tanh_c                                                  # (N, H)
+        di, df, dg = dc * g, dc * c_prev, dc * i                          # (N, H) each
+        da = np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f),
+                             dg * (1.0 - g * g), do * o * (1.0 - o)], axis=-1)   # (N, 4H)
+        dWh = h_prev.T @ da                                               # (H, 4H)
+        dh_prev = da @ P["Wh"].T                                          # (N, H)
+        dc_prev = dc * f                                                  # (N, H)
+        return da, {"h": dh_prev, "c": dc_prev}, {"Wh": dWh}

@@ -1,0 +1,154 @@
+"""SimpleRNN layer with backpropagation through time written out, and the time loop that the
+LSTM and GRU layers share (``Recurrent``).
+
+Shape legend: N batch, T time, D input features, H hidden units, G gate blocks (1 SimpleRNN,
+4 LSTM, 3 GRU), dirs = 2 if bidirectional else 1.
+
+Parameters of one direction (canonical layout, ``RNNSpec.cell_param_shapes``; the backward
+direction's carry the suffix ``_reverse``)::
+
+    Wx (D, G*H)    Wh (H, G*H)    b (G*H,)        gate blocks side by side on the last axis
+
+SimpleRNN (the notes' ``u[:, t+1] = X @ W_in + z[:, t] @ W``, ``z[:, t+1] = f(u[:, t+1])``, plus a
+bias)::
+
+    h_0 = initial state h (zeros if none)                                  (N, H)
+    a_t = x_t @ Wx + b + h_{t-1} @ Wh                t = 1..T              (N, H)
+    h_t = f(a_t)                                     f = tanh, relu or sigmoid
+    output = [h_1, ..., h_T]                                               (N, T, H)
+
+Backward through time (the notes' ``delta[:, t] = (delta[:, t+1] @ W.T + delta_out[:, t] @ W_out.T)
+* f'(u[:, t+1])``), given ``dout_t = dL/dh_t`` from the layer above and ``dh_T`` from the final state::
+
+    dh_t     = dout_t + dh_t(from step t+1)          (the two paths into h_t add)   (N, H)
+    da_t     = f'(a_t) * dh_t                                                       (N, H)
+    dWh     += h_{t-1}.T @ da_t                                                     (H, H)
+    dh_{t-1} = da_t @ Wh.T                                                          (N, H)
+
+and, for every step at once (one product each, outside the time loop)::
+
+    dx  = da @ Wx.T          (N, T, D)
+    dWx = sum_{n,t} x_{n,t}.T da_{n,t}  = x.reshape(N*T, D).T @ da.reshape(N*T, G*H)   (D, G*H)
+    db  = sum_{n,t} da_{n,t}                                                            (G*H,)
+
+``dh_0`` is the gradient of the initial state.
+
+The shared loop (``Recurrent``): the input projection ``ax = x @ Wx + b`` of every step is one
+product ``(N, T, D) @ (D, G*H)``; each cell (``SimpleRNN`` here, ``LSTM`` in ``lstm.py``,
+``GRU`` in ``gru.py``) implements one ``step`` and its ``step_backward``.
+
+Bidirectional (the notes' ``np.concatenate([h_f, h_b[:, ::-1]], axis=-1)``): the ``_reverse``
+parameters run the same recurrence on the time-reversed input ``x_T, ..., x_1`` starting from the
+state ``h_reverse`` (``c_reverse``); its per-step outputs are reversed back, so step t is stored at
+step t, and the layer's output is ``[forward, backward]`` on the last axis ``(N, T, 2H)``. The
+final states are each direction's state after its last step (the backward direction's after it
+has read x_1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference_numpy import activations
+
+
+class Recurrent:
+    """The time loop shared by SimpleRNN, LSTM and GRU.
+
+    ``forward(params, x, state) -> (output (N, T, dirs*H), final state, cache)`` and
+    ``backward(doutput, dfinal, cache) -> (dx, grads, dstate)``; ``params`` and ``grads`` are
+    canonical dicts (suffix ``_reverse`` for the backward direction), ``state`` / ``dstate``
+    dicts keyed like ``RNNSpec.state_shapes()``. A subclass sets ``gates`` and ``state_names``
+    and implements ``step`` / ``step_backward``.
+    """
+
+    gates: tuple[str, ...] = ()
+    state_names: tuple[str, ...] = ("h",)
+    #: The parameters a step reads (the input projection's Wx and b are applied outside the loop).
+    recurrent_params: tuple[str, ...] = ("Wh",)
+
+    def __init__(self, in_features: int, hidden: int, bidirectional: bool = False):
+        self.in_features, self.hidden = in_features, hidden
+        self.directions = ("", "_reverse") if bidirectional else ("",)
+
+    def param_names(self) -> tuple[str, ...]:
+        return ("Wx", "Wh", "b", *(n for n in self.recurrent_params if n != "Wh"))
+
+    # -- one step (the cells) -------------------------------------------------
+    def step(self, ax_t, state, P):
+        """``(state_t, cache)`` from ``ax_t = x_t @ Wx + b`` (N, G*H) and ``state_{t-1}``."""
+        raise NotImplementedError
+
+    def step_backward(self, dstate, cache, P):
+        """``(dax_t (N, G*H), dstate_{t-1}, {name: gradient}` for ``recurrent_params``)``."""
+        raise NotImplementedError
+
+    # -- the loop -------------------------------------------------------------
+    def forward(self, params, x, state=None):
+        N, T, _ = x.shape
+        H = self.hidden
+        outputs, final, caches = [], {}, []
+        for d in self.directions:
+            P = {n: params[f"{n}{d}"] for n in self.param_names()}
+            xd = x[:, ::-1] if d else x                                   # (N, T, D) x_T..x_1 backward
+            s = {n: np.zeros((N, H), dtype=x.dtype) if state is None else state[f"{n}{d}"]
+                 for n in self.state_names}                               # each (N, H)
+            ax = xd @ P["Wx"] + P["b"]                                    # (N, T, G*H) all steps at once
+            hs = np.empty((N, T, H), dtype=x.dtype)                       # (N, T, H)
+            step_caches = []
+            for t in range(T):
+                s, step_cache = self.step(ax[:, t], s, P)                 # each (N, H)
+                hs[:, t] = s["h"]
+                step_caches.append(step_cache)
+            outputs.append(hs[:, ::-1] if d else hs)                      # step t stored at t
+            final.update({f"{n}{d}": v for n, v in s.items()})
+            caches.append((xd, P, step_caches))
+        return np.concatenate(outputs, axis=-1), final, caches           # (N, T, dirs*H)
+
+    def backward(self, doutput, dfinal, cache):
+        H = self.hidden
+        dx, grads, dstate = None, {}, {}
+        for k, d in enumerate(self.directions):
+            xd, P, step_caches = cache[k]
+            N, T, D = xd.shape
+            dhs = doutput[:, :, k * H:(k + 1) * H]                        # (N, T, H)
+            dhs = dhs[:, ::-1] if d else dhs                              # in this direction's time
+            ds = {n: dfinal[f"{n}{d}"] for n in self.state_names}         # each (N, H)
+            dax = np.empty((N, T, P["Wx"].shape[1]), dtype=xd.dtype)      # (N, T, G*H)
+            dP = {n: np.zeros_like(P[n]) for n in self.recurrent_params}
+            for t in range(T - 1, -1, -1):
+                ds = ds | {"h": ds["h"] + dhs[:, t]}                      # (N, H) both paths into h_t
+                dax[:, t], ds, dP_t = self.step_backward(ds, step_caches[t], P)
+                for n, g in dP_t.items():
+                    dP[n] += g
+            dxd = dax @ P["Wx"].T                                         # (N, T, D)
+            dx_dir = dxd[:, ::-1] if d else dxd
+            dx = dx_dir if dx is None else dx + dx_dir
+            dWx = xd.reshape(N * T, D).T @ dax.reshape(N * T, -1)        # (D, G*H)
+            db = dax.sum(axis=(0, 1))                                     # (G*H,)
+            grads.update({f"{n}{d}": g for n, g in
+                          ({"Wx": dWx, "b": db} | dP).items()})
+            dstate.update({f"{n}{d}": g for n, g in ds.items()})
+        names = [f"{n}{d}" for d in self.directions for n in self.param_names()]
+        return dx, {n: grads[n] for n in names}, dstate
+
+
+class SimpleRNN(Recurrent):
+    gates = ("h",)
+
+    def __init__(self, in_features, hidden, activation="tanh", bidirectional=False):
+        super().__init__(in_features, hidden, bidirectional)
+        self.act_forward, self.act_backward = activations.get(activation)
+
+    def step(self, ax_t, state, P):
+        h_prev = state["h"]                                               # (N, H)
+        a = ax_t + h_prev @ P["Wh"]                                       # (N, H)
+        h = self.act_forward(a)                                           # (N, H)
+        return {"h": h}, (h_prev, a, h)
+
+    def step_backward(self, dstate, cache, P):
+        h_prev, a, h = cache
+        da = self.act_backward(dstate["h"], a, h)                         # (N, H)
+        dWh = h_prev.T @ da                                               # (H, H)
+        dh_prev = da @ P["Wh"].T                                          # (N, H)
+        return da, {"h": dh_prev}, {"Wh": dWh}
