@@ -83,3 +83,21 @@ def test_mean_squared_error_is_a_mean_in_both_and_half_sum_in_the_notes():
     k = float(keras.losses.MeanSquaredError(dtype="float64")(d, y))
     assert abs(t - np.mean((y - d) ** 2)) < 1e-15 and abs(k - t) < 1e-15
     assert abs(np_losses.half_sse(y, d) - t * y.shape[1] / 2) < 1e-14
+
+
+def test_tensorflow_flushes_subnormal_results_to_zero_numpy_and_torch_keep_them():
+    """TensorFlow's CPU kernels run with flush-to-zero: a result below the smallest normal
+    number (``finfo.tiny``: 1.2e-38 in float32, 2.2e-308 in float64) comes out as 0, where
+    NumPy and torch return the subnormal value. It shows in float32 gradients that vanish
+    through many steps (the initial-state gradient after 50 sigmoid steps is ~1e-43: NumPy
+    and torch give it, Keras gives 0), which is why ``reports/harness.py`` passes quantities
+    whose whole scale is subnormal instead of comparing them relatively."""
+    for dtype, a in ((np.float32, 1e-20), (np.float64, 1e-160)):
+        a = dtype(a)
+        expected = a * a                                                   # subnormal in NumPy
+        assert 0 < expected < np.finfo(dtype).tiny
+        assert (torch.tensor(a) * torch.tensor(a)).item() > 0
+        assert (tf.constant(a) * tf.constant(a)).numpy() == 0.0
+        m = np.full((1, 1), a)                                             # matmul, as in BPTT
+        assert (torch.tensor(m) @ torch.tensor(m)).item() == expected
+        assert tf.linalg.matmul(tf.constant(m), tf.constant(m)).numpy()[0, 0] == 0.0

@@ -9,7 +9,8 @@ What this file proves:
 * the layout conventions: torch's ``nn.Linear.weight`` holds ``W.T`` (shape ``(out, in)``),
   Keras's ``Dense.kernel`` holds ``W`` as it is (shape ``(in, out)``); biases are copied as
   they are -- for ``model.layers[l]`` / ``model.layers_[l]`` (MLP) and ``model.dense``
-  (regression);
+  (regression; the CNN's and recurrent net's layouts are pinned in ``test_cnn_conventions.py``
+  and ``test_rnn_conventions.py``);
 * the adapters and the mapping functions copy: mutating the params passed in, or the dict
   returned by ``get_params()``, after building leaves the model unchanged;
 * canaries: a mapping that forgets the torch transpose on square weights, or that swaps
@@ -35,13 +36,13 @@ from impl_tf.mlp import MLP as KerasMLP
 from impl_torch.mlp import MLP as TorchMLP
 from reference_numpy.cases import CASES, Case
 from reference_numpy.gradcheck import relative_error
-from reference_numpy.specs import MLPSpec
+from reference_numpy.specs import LinearRegressionSpec, MLPSpec
 from reports.harness import assert_rows_pass, compare_results, make_adapter, quantities
 
 FRAMEWORKS = ("torch", "keras")
 DTYPES = ("float64", "float32")
 MLP_CASES = [c for c in CASES if isinstance(c.spec, MLPSpec)]
-REGRESSION_CASES = [c for c in CASES if not isinstance(c.spec, MLPSpec)]
+REGRESSION_CASES = [c for c in CASES if isinstance(c.spec, LinearRegressionSpec)]
 
 # Every weight square and every bias the same size: a transposed W or two swapped biases
 # keep every shape right, so only the numbers can reveal them.
@@ -50,6 +51,10 @@ SQUARE = Case("square_mlp", MLPSpec(4, (4, 4), 4, activation="tanh", output="ide
 # W larger than 1x1, so without it a transpose applied on one side only would go unseen).
 ALL_CASES = (*CASES, SQUARE)
 CASE_IDS = [c.name for c in ALL_CASES]
+# The dense-layout tests below: the models made of dense layers only. Where the CNN's and the
+# recurrent net's arrays live is pinned in test_cnn_conventions.py and test_rnn_conventions.py.
+DENSE_CASES = (*MLP_CASES, *REGRESSION_CASES, SQUARE)
+DENSE_IDS = [c.name for c in DENSE_CASES]
 
 
 def assert_same_params(got: dict, want: dict) -> None:
@@ -102,7 +107,7 @@ def weight_names(spec):
     return list(zip(names[0::2], names[1::2]))     # [(W1, b1), (W2, b2), ...] or [(W, b)]
 
 
-@pytest.mark.parametrize("case", ALL_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", DENSE_CASES, ids=DENSE_IDS)
 def test_torch_linear_weight_is_canonical_transposed(case):
     params = case.params("float64")
     adapter = make_adapter("torch", case.spec, params, "float64")
@@ -116,7 +121,7 @@ def test_torch_linear_weight_is_canonical_transposed(case):
         assert np.array_equal(bias, params[b]), b
 
 
-@pytest.mark.parametrize("case", ALL_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", DENSE_CASES, ids=DENSE_IDS)
 def test_keras_dense_kernel_is_canonical_as_is(case):
     params = case.params("float64")
     adapter = make_adapter("keras", case.spec, params, "float64")

@@ -136,7 +136,9 @@ CNN_CASES = (
          (Conv2D(5, 4, stride=2, padding="same", activation="tanh"),
           Conv2D(6, 2, padding="same", activation="sigmoid"), Pool2D("avg", 2, stride=1)), (7,),
          head="mse", activation="tanh"),
-    _cnn("cnn_explicit_asymmetric_pads", 24, (2, 8, 9),
+    # seed 27, not 24: with 24 every ReLU of the head is dead on this batch, so every gradient
+    # but b3 is exactly 0 in all three frameworks -- a comparison that proves nothing
+    _cnn("cnn_explicit_asymmetric_pads", 27, (2, 8, 9),
          (Conv2D(4, (3, 2), stride=(2, 1), padding=((1, 0), (0, 1))), Pool2D("max", 3, stride=1)),
          (5,), head="bce", k=2),
     _cnn("cnn_explicit_symmetric_pad_stride2", 25, (1, 9, 7),
@@ -152,6 +154,15 @@ CNN_CASES = (
 CELLS = (("rnn_tanh", "rnn", "tanh", True), ("rnn_relu", "rnn", "relu", True),
          ("rnn_sigmoid", "rnn", "sigmoid", True), ("lstm", "lstm", "tanh", True),
          ("gru", "gru", "tanh", True), ("gru_reset_before", "gru", "tanh", False))
+
+
+#: Seeds replaced for three ReLU SimpleRNN cases. A ReLU recurrence easily dies (every
+#: pre-activation <= 0 at every step: all gradients of that direction exactly 0, compared as
+#: 0 == 0) or explodes (|Wh| > 1 over 50 steps: loss 1e17, past what a central difference can
+#: resolve). The default seeds 110, 111 and 115 did one or the other; these are the next seeds
+#: that give every unit alive and an O(1) loss (test_gradcheck.py checks both properties).
+SEEDS = {"rnn_relu_last_bi_T50_N3_H1": 122, "rnn_relu_last_bi_h0_T50_N1_H4": 117,
+         "rnn_relu_seq_bi_h0_T1_N1_H1": 120}
 
 
 def _rnn_cases():
@@ -175,7 +186,7 @@ def _rnn_cases():
                                    output=output, loss=loss)
                     name = (f"{prefix}_{'seq' if seq else 'last'}{'_bi' if bi else ''}"
                             f"{'_h0' if state else ''}_T{T}_N{N}_H{H}")
-                    cases.append(Case(name, spec, 100 + len(cases), batch=N, seq_len=T,
+                    cases.append(Case(name, spec, SEEDS.get(name, 100 + len(cases)), batch=N, seq_len=T,
                                       given_state=state, labels="int" if c % 2 else "onehot"))
     return tuple(cases)
 

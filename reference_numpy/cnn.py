@@ -1,0 +1,139 @@
+"""Convolutional network, forward and backward written out (the notes' SimpleConvNet,
+conv - relu - pool - affine - relu - affine - softmax, generalized to any stack of layers).
+
+Shape legend: N batch, C channels, H height, W width (of a layer's input), F filters,
+KH x KW kernel / pooling window, SH x SW stride, OH x OW output size, D = C*H*W flattened
+features, H_l units of dense layer l, K outputs, L dense layers.
+
+Parameters (canonical layout, ``CNNSpec.param_shapes``), numbered over the layers that
+have parameters (``spec.param_names()``): the conv layers of ``spec.layers`` first, then
+the dense layers -- e.g. the notes' net: ``W1 (F, C, KH, KW), b1 (F,)`` the conv filters
+(OIHW) and bias, ``W2 (D, H_1), b2 (H_1,)`` and ``W3 (H_1, K), b3 (K,)`` the dense head.
+
+Forward, for each ``spec.layers[i]`` in turn (x is NCHW; the layer equations and their
+im2col form are in ``conv.py``). Conv layer (``Conv2D``, parameters ``W (F, C, KH, KW)``,
+``b (F,)``, pads ``((pt, pb), (pl, pr)) = spec.layers[i].pads(H, W)``)::
+
+    x_p = zero-pad(x)                                       (N, C, H + pt + pb, W + pl + pr)
+    u[n, f, i, j] = sum_{c, p, q} x_p[n, c, i*SH + p, j*SW + q] * W[f, c, p, q] + b[f]
+                                                            (N, F, OH, OW)
+    z = g(u)                                                (N, F, OH, OW)  g = layers[i].activation
+
+computed as ``u_col = im2col(x) @ W.reshape(F, -1).T + b``: one
+``(N*OH*OW, C*KH*KW) @ (C*KH*KW, F)`` product. Pooling layer (``Pool2D``, no padding)::
+
+    max:  z[n, c, i, j] = max_{p, q}  x[n, c, i*SH + p, j*SW + q]    (N, C, OH, OW)
+    avg:  z[n, c, i, j] = mean_{p, q} x[n, c, i*SH + p, j*SW + q]    (N, C, OH, OW)
+
+Head, on the last feature map flattened in (C, H, W) order::
+
+    z_0 = z.reshape(N, C*H*W)          (N, D)
+    u_l = z_{l-1} @ W_l + b_l          (N, H_l)   l = 1..L
+    z_l = f(u_l)                       (N, H_l)   l = 1..L-1, f = spec.activation
+    y   = f_out(u_L)                   (N, K)     f_out = spec.output; u_L are the logits
+
+Backward, given du_L = dL/du_L (from the loss, or f_out's VJP of an upstream dy). Head, as
+in ``mlp.py``::
+
+    dW_l     = z_{l-1}.T @ du_l        (H_{l-1}, H_l)
+    db_l     = sum_n du_l              (H_l,)
+    dz_{l-1} = du_l @ W_l.T            (N, H_{l-1})
+    du_{l-1} = f'(u_{l-1}) * dz_{l-1}  (N, H_{l-1})    l > 1
+    dz       = dz_0.reshape(N, C, H, W)                (N, C, H, W)   un-flatten
+
+then through ``spec.layers`` in reverse (``conv.py`` has each step written out)::
+
+    conv:  du = g'(u) * dz                                  (N, F, OH, OW)
+           du_col = du -> NHWC .reshape(N*OH*OW, F)         (N*OH*OW, F)
+           db = sum_rows du_col                             (F,)
+           dW = (du_col.T @ im2col(x)).reshape(F, C, KH, KW)    (F, C, KH, KW)
+           dx = col2im(du_col @ W.reshape(F, -1))           (N, C, H, W)
+    max:   dx = dz routed whole to the first maximum of each window (row-major), summed
+           over overlapping windows                         (N, C, H, W)
+    avg:   dx = dz / (KH*KW) spread over each window, summed over overlapping windows
+                                                            (N, C, H, W)
+
+and dL/dx is the dx of ``spec.layers[0]``.
+
+``self.conv_activations[i]`` is the ``(forward, backward)`` pair of ``spec.layers[i]``'s
+activation (``None`` for a pooling layer), ``self.pads[i]`` its pads (computed once from
+``spec.feature_shapes()``), ``self.conv_numbers[i]`` the k of its ``Wk``, ``bk`` and
+``self.dense_numbers[l-1]`` the k of dense layer l.
+"""
+
+from __future__ import annotations
+
+from reference_numpy import activations
+from reference_numpy.conv import (conv2d_backward, conv2d_forward, flatten_backward, flatten_forward,
+                                  pool2d_backward, pool2d_forward)
+from reference_numpy.layers import dense_backward, dense_forward
+from reference_numpy.model import Model, no_initial_state
+from reference_numpy.specs import Conv2D
+
+
+class CNN(Model):
+    def __init__(self, spec, params, dtype="float64"):
+        super().__init__(spec, params, dtype)
+        in_shapes = [spec.input_shape, *spec.feature_shapes()[:-1]]      # (C, H, W) into each layer
+        self.conv_activations, self.pads = [], []
+        for layer, (_, h, w) in zip(spec.layers, in_shapes):
+            is_conv = isinstance(layer, Conv2D)
+            self.conv_activations.append(activations.get(layer.activation) if is_conv else None)
+            self.pads.append(layer.pads(h, w) if is_conv else None)
+        self.conv_numbers = {i: k for kind, k, i in spec.param_names() if kind == "conv"}  # layers[i] -> k
+        self.dense_numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]
+        self.act_forward, self.act_backward = activations.get(spec.activation)
+
+    def forward(self, x, initial_state=None):
+        no_initial_state(self.spec, initial_state)
+        conv_layers = []
+        z = x                                                              # (N, C, H, W)
+        for i, (layer, g) in enumerate(zip(self.spec.layers, self.conv_activations)):
+            if g is not None:                                              # Conv2D, then activation g
+                g_forward, _ = g
+                k = self.conv_numbers[i]
+                u, conv_cache = conv2d_forward(z, self.params[f"W{k}"], self.params[f"b{k}"],
+                                               layer.strides, self.pads[i])   # (N, F, OH, OW)
+                z = g_forward(u)                                           # (N, F, OH, OW)
+                conv_layers.append((conv_cache, u, z))
+            else:
+                z, pool_cache = pool2d_forward(z, layer.kind, layer.pool_size,
+                                               layer.strides)              # (N, C, OH, OW)
+                conv_layers.append((pool_cache, None, None))
+        z, flatten_cache = flatten_forward(z)                              # (N, D), (C, H, W) order
+        L = len(self.dense_numbers)
+        dense_layers = []
+        for l, k in enumerate(self.dense_numbers, start=1):
+            u, dense_cache = dense_forward(z, self.params[f"W{k}"], self.params[f"b{k}"])  # (N, H_l)
+            if l < L:
+                z = self.act_forward(u)                                    # (N, H_l)
+                dense_layers.append((dense_cache, u, z))
+            else:
+                dense_layers.append((dense_cache, u, None))
+        y = self.output_forward(u)                                         # (N, K)
+        return y, {"conv_layers": conv_layers, "flatten": flatten_cache, "dense_layers": dense_layers,
+                   "logits": u, "y": y, "final_state": {}}
+
+    def backward_logits(self, du, cache):
+        grads = {}
+        L = len(self.dense_numbers)
+        for l in range(L, 0, -1):
+            k = self.dense_numbers[l - 1]
+            dense_cache, _, _ = cache["dense_layers"][l - 1]
+            dz, grads[f"W{k}"], grads[f"b{k}"] = dense_backward(du, dense_cache)  # dz (N, H_{l-1})
+            if l > 1:
+                _, u_prev, z_prev = cache["dense_layers"][l - 2]
+                du = self.act_backward(dz, u_prev, z_prev)                 # (N, H_{l-1})
+        dz = flatten_backward(dz, cache["flatten"])                        # (N, C, H, W)
+        for i in range(len(self.spec.layers) - 1, -1, -1):
+            layer_cache, u, z = cache["conv_layers"][i]
+            g = self.conv_activations[i]
+            if g is not None:
+                _, g_backward = g
+                k = self.conv_numbers[i]
+                du = g_backward(dz, u, z)                                  # (N, F, OH, OW)
+                dz, grads[f"W{k}"], grads[f"b{k}"] = conv2d_backward(du, layer_cache)  # (N, C, H, W)
+            else:
+                dz = pool2d_backward(dz, layer_cache)                      # (N, C, H, W)
+        grads = {name: grads[name] for name in self.spec.param_shapes()}  # canonical order
+        return dz, grads, {}
