@@ -30,12 +30,10 @@ hand-written layer is the same loop on the time-flipped input.
 Bidirectional: parameters with suffix ``_reverse``; per-step outputs ``[forward, backward]``.
 """
 
-import math
-
 import torch
 import torch.nn as nn
 
-from impl_torch.rnn import stack_state, unstack_state
+from impl_torch.rnn import HandWrittenRecurrent, stack_state, unstack_state
 
 
 class GRU(nn.Module):
@@ -55,21 +53,11 @@ class GRU(nn.Module):
         return output, unstack_state(h_n, "h", self.directions)
 
 
-class GRUResetBefore(nn.Module):
+class GRUResetBefore(HandWrittenRecurrent):
     """A GRU with ``reset_after=False``, which torch does not offer (see the module docstring)."""
 
     def __init__(self, in_features, hidden, bidirectional=False, dtype=None):
-        super().__init__()
-        self.hidden = hidden
-        self.directions = ("", "_reverse") if bidirectional else ("",)
-        shapes = {"weight_ih_l0": (3 * hidden, in_features), "weight_hh_l0": (3 * hidden, hidden),
-                  "bias_ih_l0": (3 * hidden,)}                  # one bias: see the module docstring
-        for d in self.directions:
-            for name, shape in shapes.items():
-                self.register_parameter(f"{name}{d}", nn.Parameter(torch.empty(shape, dtype=dtype)))
-        bound = 1 / math.sqrt(hidden)                          # nn.GRU's default initialization
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
+        super().__init__(in_features, hidden, 3, ("bias_ih_l0",), bidirectional, dtype)   # one bias
 
     def _direction(self, x, h, d):
         H = self.hidden
@@ -85,13 +73,3 @@ class GRUResetBefore(nn.Module):
             h = z * h + (1 - z) * n                            # (N, H)
             hs.append(h)
         return torch.stack(hs, dim=1), h                       # (N, T, H), (N, H)
-
-    def forward(self, x, h0=None):
-        if h0 is None:
-            h0 = x.new_zeros(len(self.directions), x.shape[0], self.hidden)   # (dirs, N, H)
-        output, h_n = self._direction(x, h0[0], "")                             # (N, T, H), (N, H)
-        if len(self.directions) == 1:
-            return output, h_n[None]
-        output_rev, h_n_rev = self._direction(x.flip(1), h0[1], "_reverse")    # steps T..1
-        return (torch.cat([output, output_rev.flip(1)], dim=-1),               # (N, T, 2H)
-                torch.stack([h_n, h_n_rev]))                                    # (2, N, H)

@@ -19,7 +19,8 @@ the per-step outputs are ``[forward, backward]`` on the last axis ``(N, T, 2H)``
 sigmoid SimpleRNN, so ``SigmoidRNN`` below writes the same recurrence by hand (a loop over time)
 with ``nn.RNN``'s interface and parameter names (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
 ``bias_hh_l0``, two biases as in ``nn.RNN``), so that one mapping serves both.
-The backward direction of a hand-written layer is the same loop on the time-flipped input.
+The backward direction of a hand-written layer is the same loop on the time-flipped input
+(``HandWrittenRecurrent``, shared with the hand-written GRU in ``gru.py``).
 
 The helpers at the end (shared with ``lstm.py`` and ``gru.py``) convert between the state dict
 keyed like ``spec.state_shapes()`` and torch's ``(directions, N, H)`` state tensors.
@@ -51,15 +52,19 @@ class SimpleRNN(nn.Module):
         return output, unstack_state(h_n, "h", self.directions)
 
 
-class SigmoidRNN(nn.Module):
-    """``nn.RNN`` with a sigmoid nonlinearity, which torch does not offer (see the module docstring)."""
+class HandWrittenRecurrent(nn.Module):
+    """What the two hand-written layers (``SigmoidRNN`` here, ``GRUResetBefore`` in ``gru.py``)
+    share: ``nn.RNN``-style parameters (``weight_ih_l0 (G*H, D)``, ``weight_hh_l0 (G*H, H)``, the
+    named biases ``(G*H,)``, all again with suffix ``_reverse`` when bidirectional; ``nn.RNN``'s
+    default uniform initialization) and ``nn.RNN``'s ``forward(x, h0) -> (output, h_n)``; a
+    subclass writes one direction's loop over time, ``_direction(x, h, d) -> (hs, h_T)``."""
 
-    def __init__(self, in_features, hidden, bidirectional=False, dtype=None):
+    def __init__(self, in_features, hidden, gates, biases, bidirectional=False, dtype=None):
         super().__init__()
         self.hidden = hidden
         self.directions = ("", "_reverse") if bidirectional else ("",)
-        shapes = {"weight_ih_l0": (hidden, in_features), "weight_hh_l0": (hidden, hidden),
-                  "bias_ih_l0": (hidden,), "bias_hh_l0": (hidden,)}
+        shapes = {"weight_ih_l0": (gates * hidden, in_features), "weight_hh_l0": (gates * hidden, hidden),
+                  **{name: (gates * hidden,) for name in biases}}
         for d in self.directions:
             for name, shape in shapes.items():
                 self.register_parameter(f"{name}{d}", nn.Parameter(torch.empty(shape, dtype=dtype)))
@@ -68,14 +73,7 @@ class SigmoidRNN(nn.Module):
             nn.init.uniform_(p, -bound, bound)
 
     def _direction(self, x, h, d):
-        W_ih, W_hh = getattr(self, f"weight_ih_l0{d}"), getattr(self, f"weight_hh_l0{d}")
-        b_ih, b_hh = getattr(self, f"bias_ih_l0{d}"), getattr(self, f"bias_hh_l0{d}")
-        xw = x @ W_ih.T + b_ih                                 # (N, T, H) all steps in one product
-        hs = []
-        for t in range(x.shape[1]):
-            h = torch.sigmoid(xw[:, t] + h @ W_hh.T + b_hh)    # (N, H)
-            hs.append(h)
-        return torch.stack(hs, dim=1), h                       # (N, T, H), (N, H)
+        raise NotImplementedError
 
     def forward(self, x, h0=None):
         if h0 is None:
@@ -86,6 +84,23 @@ class SigmoidRNN(nn.Module):
         output_rev, h_n_rev = self._direction(x.flip(1), h0[1], "_reverse")    # steps T..1
         return (torch.cat([output, output_rev.flip(1)], dim=-1),               # (N, T, 2H)
                 torch.stack([h_n, h_n_rev]))                                    # (2, N, H)
+
+
+class SigmoidRNN(HandWrittenRecurrent):
+    """``nn.RNN`` with a sigmoid nonlinearity, which torch does not offer (see the module docstring)."""
+
+    def __init__(self, in_features, hidden, bidirectional=False, dtype=None):
+        super().__init__(in_features, hidden, 1, ("bias_ih_l0", "bias_hh_l0"), bidirectional, dtype)
+
+    def _direction(self, x, h, d):
+        W_ih, W_hh = getattr(self, f"weight_ih_l0{d}"), getattr(self, f"weight_hh_l0{d}")
+        b_ih, b_hh = getattr(self, f"bias_ih_l0{d}"), getattr(self, f"bias_hh_l0{d}")
+        xw = x @ W_ih.T + b_ih                                 # (N, T, H) all steps in one product
+        hs = []
+        for t in range(x.shape[1]):
+            h = torch.sigmoid(xw[:, t] + h @ W_hh.T + b_hh)    # (N, H)
+            hs.append(h)
+        return torch.stack(hs, dim=1), h                       # (N, T, H), (N, H)
 
 
 # -- state dict <-> torch's (directions, N, H) tensors ----------------------------------
