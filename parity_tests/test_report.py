@@ -38,3 +38,13 @@ def test_report_exits_nonzero_when_a_row_fails(tmp_path, monkeypatch, capsys):
 def test_report_rejects_a_filter_matching_nothing(tmp_path):
     with pytest.raises(SystemExit):
         cli.main(["--out", str(tmp_path), "--cases", "no_such_model"])
+
+
+def test_parameter_counts_show_the_notes_simple_rnn(tmp_path):
+    """The notes' Keras summary: SimpleRNN(16) on 2 inputs has 304 parameters; torch, with its
+    second bias, 320. The binary-addition case is that layer plus a 16 -> 1 head."""
+    assert cli.main(["--out", str(tmp_path), "--cases", "rnn_binary_addition", "--dtypes", "float64",
+                     "--skip-training"]) == 0
+    row = pd.read_csv(tmp_path / "params.csv").iloc[0]
+    assert (row["layer_canonical"], row["layer_keras"], row["layer_torch"]) == (304, 304, 320)
+    assert (row["canonical"], row["keras"], row["torch"]) == (321, 321, 337)
