@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from reference_numpy.cases import CASES
 from reports import harness, training
@@ -45,8 +46,9 @@ def speed_cases(cases):
 
 
 def parity_table(cases, dtypes) -> pd.DataFrame:
+    runs = list(itertools.product(cases, dtypes, harness.PAIRS))
     rows = [r.as_dict()
-            for case, dtype, pair in itertools.product(cases, dtypes, harness.PAIRS)
+            for case, dtype, pair in tqdm(runs, desc="parity", unit="comparison", mininterval=2.0)
             for r in harness.compare_case(case.name, pair, dtype)]
     return pd.DataFrame(rows)
 
