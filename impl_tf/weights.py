@@ -35,9 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference_numpy.specs import MLPSpec
-from reference_numpy.specs import GATES, RNNSpec
-from reference_numpy.specs import CNNSpec
+from reference_numpy.specs import GATES, CNNSpec, MLPSpec, RNNSpec, from_gates, to_gates
 
 
 @dataclass(frozen=True)
@@ -156,18 +154,6 @@ def gate_order(cell: str) -> list[int]:
         raise ValueError(f"Keras gates {KERAS_GATES[cell]} of the {cell} cell do not name the "
                          f"canonical gates {canonical}")
     return [canonical.index(g) for g in framework]
-
-
-def to_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
-    """Canonical gate blocks on the last axis -> Keras's block order."""
-    blocks = np.split(a, len(order), axis=-1)
-    return np.concatenate([blocks[k] for k in order], axis=-1)
-
-
-def from_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
-    """Keras's gate blocks on the last axis -> canonical block order."""
-    blocks = np.split(a, len(order), axis=-1)
-    return np.concatenate([blocks[order.index(k)] for k in range(len(order))], axis=-1)
 
 
 def recurrent_cells(model, spec) -> dict:

@@ -40,5 +40,6 @@ class LSTM(nn.Module):
             hc0 = (stack_state(state, "h", self.directions),        # (dirs, N, H)
                    stack_state(state, "c", self.directions))        # (dirs, N, H)
         output, (h_n, c_n) = self.layer(x, hc0)                     # (N, T, dirs*H), 2 x (dirs, N, H)
-        final = unstack_state(h_n, "h", self.directions) | unstack_state(c_n, "c", self.directions)
+        h, c = unstack_state(h_n, "h", self.directions), unstack_state(c_n, "c", self.directions)
+        final = {n: s[n] for d in self.directions for n, s in ((f"h{d}", h), (f"c{d}", c))}  # h, c per direction
         return output, final

@@ -29,9 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reference_numpy.specs import MLPSpec
-from reference_numpy.specs import GATES, RNNSpec
-from reference_numpy.specs import CNNSpec
+from reference_numpy.specs import GATES, CNNSpec, MLPSpec, RNNSpec, from_gates, to_gates
 
 
 @dataclass(frozen=True)
@@ -143,18 +141,6 @@ def gate_order(cell: str) -> list[int]:
     if sorted(canonical) != sorted(framework):
         raise ValueError(f"torch gates {framework} of the {cell} cell do not name the canonical gates {canonical}")
     return [canonical.index(g) for g in framework]
-
-
-def to_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
-    """Canonical gate blocks on the last axis -> torch's block order."""
-    blocks = np.split(a, len(order), axis=-1)
-    return np.concatenate([blocks[k] for k in order], axis=-1)
-
-
-def from_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
-    """torch's gate blocks on the last axis -> canonical block order."""
-    blocks = np.split(a, len(order), axis=-1)
-    return np.concatenate([blocks[order.index(k)] for k in range(len(order))], axis=-1)
 
 
 def recurrent_links(spec) -> list[Link]:

@@ -290,3 +290,15 @@ def test_bidirectional_last_state_is_h_n_not_output_at_the_last_step():
     keras_last = bidi(x)[0].numpy()                                        # (N, 2H)
     assert relative_error(keras_last, last)[1] < AGREE
     assert relative_error(keras_model(x).numpy(), u)[1] < AGREE
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch", "keras"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_final_states_come_back_keyed_and_ordered_like_the_spec(cell, framework):
+    """h (and c) per direction, forward first: the order of ``spec.state_shapes()``; torch's
+    (directions, N, H) tensors and Keras's flat state list are both unpacked into it."""
+    spec = RNNSpec(cell, 2, 3, 2, bidirectional=True)
+    x = batch(spec, given_state=False)[0]
+    state = make_adapter(framework, spec, random_params(spec)).final_state(x)
+    assert list(state) == list(spec.state_shapes())
+    assert all(s.shape == (x.shape[0], spec.hidden) for s in state.values())

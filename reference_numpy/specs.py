@@ -37,6 +37,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 #: Hidden-layer activations of an MLP. (``activations.py`` also has the notes' step
 #: function; its derivative is 0 almost everywhere, so it cannot be trained or
 #: compared by gradient and is not offered as a layer activation.)
@@ -425,6 +427,19 @@ CELLS = ("rnn", "lstm", "gru")
 RNN_ACTIVATIONS = ("tanh", "relu", "sigmoid")
 #: Gate blocks, in the order they are stacked along the last axis of Wx, Wh, b.
 GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n")}
+
+
+def to_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
+    """Canonical gate blocks on the last axis -> a framework's block order, where ``order[k]``
+    is the canonical index of the framework's k-th block (both ``weights.py`` use this)."""
+    blocks = np.split(a, len(order), axis=-1)
+    return np.concatenate([blocks[k] for k in order], axis=-1)
+
+
+def from_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
+    """A framework's gate blocks on the last axis -> canonical block order (``to_gates`` undone)."""
+    blocks = np.split(a, len(order), axis=-1)
+    return np.concatenate([blocks[order.index(k)] for k in range(len(order))], axis=-1)
 
 
 @dataclass(frozen=True)
