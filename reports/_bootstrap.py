@@ -45,7 +45,7 @@ def _install() -> None:
         print(f"[setup] creating virtual environment {VENV}", file=sys.stderr, flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("[setup] installing the suite and its dependencies into .venv "
-          "(first run: about 45 s and 2.7 GB here)", file=sys.stderr, flush=True)
+          "(first run: about 60 s and 2.7 GB here)", file=sys.stderr, flush=True)
     start = time.monotonic()
     subprocess.run(
         [str(_venv_python()), "-m", "pip", "install", "--disable-pip-version-check",

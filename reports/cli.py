@@ -80,7 +80,8 @@ def param_count_table(cases) -> pd.DataFrame:
                             f"{', bidirectional' if case.spec.bidirectional else ''})")
             row.update({f"layer_{k}": row[k] - head for k in ("canonical", "torch", "keras")})
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table.astype({c: "Int64" for c in table.columns if c.startswith("layer_")})   # blanks, not NaN
 
 
 def speed_table(cases, repeats: int = 20) -> pd.DataFrame:
@@ -112,7 +113,8 @@ def environment() -> dict[str, str]:
 
 
 def _md(df: pd.DataFrame) -> str:
-    return df.to_markdown(index=False, floatfmt=".3g")
+    """Markdown table; missing cells (a feed-forward model has no recurrent layer) stay blank."""
+    return df.astype(object).where(df.notna(), "").to_markdown(index=False, floatfmt=".3g")
 
 
 def main(argv=None) -> int:
