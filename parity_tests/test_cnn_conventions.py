@@ -36,7 +36,7 @@ from reference_numpy.cases import CNN_CASES
 from reference_numpy.gradcheck import relative_error
 from reference_numpy.initializers import init_params
 from reference_numpy.specs import CNNSpec, Conv2D, Pool2D
-from reports.harness import make_adapter
+from reports.harness import make_adapter, quantities
 
 AGREE = 1e-12          # measured torch vs Keras worst case on the CNNs: 2.7e-15
 DIFFERS = 1e-2         # what each convention bug below gives (measured 0.17 .. 1.8)
@@ -153,13 +153,6 @@ def batch(spec, seed=3, n=3):
     return x, target, rng.standard_normal((n, spec.out_features))
 
 
-def outputs(adapter, x, target, upstream):
-    g, v = adapter.loss_and_grads(x, target), adapter.vjp(x, upstream)
-    return {"output": adapter.forward(x), "loss": np.array(g.loss), "grad_input": g.grad_input,
-            "vjp_input": v.grad_input, **{f"grad:{n}": a for n, a in g.grads.items()},
-            **{f"vjp:{n}": a for n, a in v.grads.items()}}
-
-
 def test_flatten_order_needs_the_first_dense_rows_permuted(monkeypatch):
     """With the permutation: Keras = torch (every output and gradient). Without it (both
     directions patched to the identity in impl_tf/weights.py): the parameters still
@@ -167,8 +160,8 @@ def test_flatten_order_needs_the_first_dense_rows_permuted(monkeypatch):
     gradients 0.65 .. 1.75)."""
     params = init_params(FLAT, 4, "he", bias="normal", bias_std=0.5)
     x, target, upstream = batch(FLAT)
-    torch_out = outputs(make_adapter("torch", FLAT, params), x, target, upstream)
-    keras_out = outputs(make_adapter("keras", FLAT, params), x, target, upstream)
+    torch_out = quantities(make_adapter("torch", FLAT, params), x, target, upstream)
+    keras_out = quantities(make_adapter("keras", FLAT, params), x, target, upstream)
     for name, value in torch_out.items():
         assert relative_error(keras_out[name], value)[1] < AGREE, name
 
@@ -255,7 +248,7 @@ def test_max_pool_ties_inside_the_cnn_models_agree():
     rng = np.random.default_rng(7)
     x = rng.integers(0, 2, (3, *spec.input_shape)).astype(np.float64)
     _, target, upstream = batch(spec)
-    torch_out = outputs(make_adapter("torch", spec, params), x, target, upstream)
-    keras_out = outputs(make_adapter("keras", spec, params), x, target, upstream)
+    torch_out = quantities(make_adapter("torch", spec, params), x, target, upstream)
+    keras_out = quantities(make_adapter("keras", spec, params), x, target, upstream)
     for name, value in torch_out.items():
         assert relative_error(keras_out[name], value)[1] < AGREE, name

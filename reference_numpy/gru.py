@@ -62,8 +62,6 @@ from reference_numpy.rnn import Recurrent
 
 
 class GRU(Recurrent):
-    gates = ("z", "r", "n")
-
     def __init__(self, in_features, hidden, reset_after=True, bidirectional=False):
         super().__init__(in_features, hidden, bidirectional)
         self.reset_after = reset_after

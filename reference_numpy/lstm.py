@@ -42,7 +42,6 @@ from reference_numpy.rnn import Recurrent
 
 
 class LSTM(Recurrent):
-    gates = ("i", "f", "g", "o")
     state_names = ("h", "c")
 
     def step(self, ax_t, state, P):

@@ -58,7 +58,7 @@ class RecurrentNet(Model):
         self.recurrent = recurrent_layer(spec)
 
     def forward(self, x, initial_state=None):
-        spec, H = self.spec, self.spec.hidden
+        spec = self.spec
         hs, state, layer_cache = self.recurrent.forward(self.params, x, initial_state)  # (N, T, dirs*H)
         if spec.return_sequences:
             z = hs                                                                 # (N, T, dirs*H)

@@ -57,12 +57,12 @@ class Recurrent:
 
     ``forward(params, x, state) -> (output (N, T, dirs*H), final state, cache)`` and
     ``backward(doutput, dfinal, cache) -> (dx, grads, dstate)``; ``params`` and ``grads`` are
-    canonical dicts (suffix ``_reverse`` for the backward direction), ``state`` / ``dstate``
-    dicts keyed like ``RNNSpec.state_shapes()``. A subclass sets ``gates`` and ``state_names``
-    and implements ``step`` / ``step_backward``.
+    canonical dicts (suffix ``_reverse`` for the backward direction; ``RecurrentNet`` puts the
+    gradients in canonical order), ``state`` / ``dstate`` dicts keyed like
+    ``RNNSpec.state_shapes()``. A subclass sets ``state_names`` (and ``recurrent_params``) and
+    implements ``step`` / ``step_backward``.
     """
 
-    gates: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ("h",)
     #: The parameters a step reads (the input projection's Wx and b are applied outside the loop).
     recurrent_params: tuple[str, ...] = ("Wh",)
@@ -70,9 +70,6 @@ class Recurrent:
     def __init__(self, in_features: int, hidden: int, bidirectional: bool = False):
         self.in_features, self.hidden = in_features, hidden
         self.directions = ("", "_reverse") if bidirectional else ("",)
-
-    def param_names(self) -> tuple[str, ...]:
-        return ("Wx", "Wh", "b", *(n for n in self.recurrent_params if n != "Wh"))
 
     # -- one step (the cells) -------------------------------------------------
     def step(self, ax_t, state, P):
@@ -89,7 +86,7 @@ class Recurrent:
         H = self.hidden
         outputs, final, caches = [], {}, []
         for d in self.directions:
-            P = {n: params[f"{n}{d}"] for n in self.param_names()}
+            P = {n: params[f"{n}{d}"] for n in ("Wx", "b", *self.recurrent_params)}
             xd = x[:, ::-1] if d else x                                   # (N, T, D) x_T..x_1 backward
             s = {n: np.zeros((N, H), dtype=x.dtype) if state is None else state[f"{n}{d}"]
                  for n in self.state_names}                               # each (N, H)
@@ -126,16 +123,12 @@ class Recurrent:
             dx = dx_dir if dx is None else dx + dx_dir
             dWx = xd.reshape(N * T, D).T @ dax.reshape(N * T, -1)        # (D, G*H)
             db = dax.sum(axis=(0, 1))                                     # (G*H,)
-            grads.update({f"{n}{d}": g for n, g in
-                          ({"Wx": dWx, "b": db} | dP).items()})
+            grads.update({f"{n}{d}": g for n, g in ({"Wx": dWx, "b": db} | dP).items()})
             dstate.update({f"{n}{d}": g for n, g in ds.items()})
-        names = [f"{n}{d}" for d in self.directions for n in self.param_names()]
-        return dx, {n: grads[n] for n in names}, dstate
+        return dx, grads, dstate
 
 
 class SimpleRNN(Recurrent):
-    gates = ("h",)
-
     def __init__(self, in_features, hidden, activation="tanh", bidirectional=False):
         super().__init__(in_features, hidden, bidirectional)
         self.act_forward, self.act_backward = activations.get(activation)
