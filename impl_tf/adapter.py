@@ -30,6 +30,8 @@ def model_class(spec):
 
 class KerasAdapter(Adapter):
     framework = "keras"
+    clip_eps = CLIP_EPS["keras"]
+    hyperparameter_dtype = "float32"     # Keras keeps learning_rate etc. as float32 variables
 
     def _build(self, params):
         if keras.backend.backend() != "tensorflow":
@@ -76,15 +78,16 @@ class KerasAdapter(Adapter):
     def _param_count(self):
         return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
 
+    def _set_params(self, params):
+        weights.load_canonical(self.model, self.spec, params)
+
     def _set_optimizer(self, optimizer):
-        if optimizer.clip_norm is not None and optimizer.clip_eps != CLIP_EPS["keras"]:
-            raise ValueError(f"Keras's global_clipnorm scales by clip_norm * min(1 / norm, 1 / clip_norm) "
-                             f"(no eps); OptimizerSpec.clip_eps must be {CLIP_EPS['keras']} for Keras, "
-                             f"got {optimizer.clip_eps}")
+        # (clip_eps is checked in the base class: global_clipnorm scales by
+        # clip_norm * min(1 / norm, 1 / clip_norm), no eps.)
         # Keras keeps learning_rate as a float32 variable, even for float64 models.
-        self.optimizer = keras.optimizers.SGD(learning_rate=optimizer.lr,
-                                              global_clipnorm=optimizer.clip_norm)
-        self.optimizer.build(self.variables)
+        sgd = keras.optimizers.SGD(learning_rate=optimizer.lr, global_clipnorm=optimizer.clip_norm)
+        sgd.build(self.variables)
+        self.optimizer = sgd
 
     def _train_step(self, x, target):
         with tf.GradientTape() as tape:

@@ -30,6 +30,7 @@ def model_class(spec):
 
 class TorchAdapter(Adapter):
     framework = "torch"
+    clip_eps = CLIP_EPS["torch"]
 
     def _build(self, params):
         self.model = model_class(self.spec)(self.spec, dtype=TORCH_DTYPES[self.dtype.name])
@@ -37,7 +38,9 @@ class TorchAdapter(Adapter):
         self.names = [name for name, _ in self.model.named_parameters()]
 
     def _tensor(self, a: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
-        t = torch.tensor(a)          # a copy; int64 labels stay int64 (torch.long)
+        # a copy; int64 labels stay int64 (torch.long). torch cannot wrap a NumPy view with a
+        # negative stride (x[::-1]); the adapter base class hands over C-contiguous arrays.
+        t = torch.tensor(a)
         return t.requires_grad_(requires_grad)
 
     def _state(self, state, requires_grad=False):
@@ -78,17 +81,17 @@ class TorchAdapter(Adapter):
     def _param_count(self):
         return sum(p.numel() for p in self.model.parameters())
 
+    def _set_params(self, params):
+        weights.load_canonical(self.model, self.spec, params)
+
     def _set_optimizer(self, optimizer):
-        if optimizer.clip_norm is not None and optimizer.clip_eps != CLIP_EPS["torch"]:
-            raise ValueError(f"torch.nn.utils.clip_grad_norm_ scales by clip_norm / (norm + 1e-6); "
-                             f"OptimizerSpec.clip_eps must be {CLIP_EPS['torch']} for torch, "
-                             f"got {optimizer.clip_eps}")
-        self.clip_norm = optimizer.clip_norm
+        # (clip_eps is checked in the base class: clip_grad_norm_ scales by clip_norm / (norm + 1e-6))
         # torch's second SimpleRNN / LSTM bias only duplicates the first (weights.py): stepping it
         # would move the canonical b twice and count dL/db twice in the clipping norm.
         redundant = weights.redundant_parameters(self.spec)
-        self.trainable = [p for n, p in self.model.named_parameters() if n not in redundant]
-        self.optimizer = torch.optim.SGD(self.trainable, lr=optimizer.lr)
+        trainable = [p for n, p in self.model.named_parameters() if n not in redundant]
+        sgd = torch.optim.SGD(trainable, lr=optimizer.lr)
+        self.clip_norm, self.trainable, self.optimizer = optimizer.clip_norm, trainable, sgd
 
     def _train_step(self, x, target):
         self.optimizer.zero_grad()

@@ -10,6 +10,10 @@ matrix ``W (fan_in, fan_out)`` is drawn from N(0, std^2) with
 Note: the notes' Xavier is what Keras calls ``lecun_normal`` without truncation;
 Keras ``glorot_normal`` uses sqrt(2 / (fan_in + fan_out)) and truncates at 2 std.
 
+A seq2seq embedding ``E (V, E)`` is a weight matrix with fan_in = V. The additive attention's
+score vector ``v (H,)`` (``VECTOR_WEIGHTS``) is a weight, an ``(H, 1)`` matrix with fan_in = H:
+at zero every score would be 0 (uniform attention) and ``W_q``, ``W_k`` would get no gradient.
+
 Biases start at zero (``bias="zeros"``), or -- for parity tests, where zero
 biases hide mapping bugs -- from N(0, bias_std^2) with ``bias="normal"``.
 """
@@ -21,6 +25,8 @@ import numpy as np
 from reference_numpy.validation import check_dtype_name
 
 METHODS = ("gaussian", "xavier", "he")
+#: 1-D parameters that are weights, not biases (drawn like a column ``(fan_in, 1)``, never zero).
+VECTOR_WEIGHTS = ("v",)
 
 
 def weight_std(method: str, fan_in: int, weight_init_std: float = 0.01) -> float:
@@ -40,15 +46,15 @@ def init_params(spec, seed: int, method: str = "xavier", *, weight_init_std: flo
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative int (parameters are reproducible from it), got {seed!r}")
     for name, std in (("weight_init_std", weight_init_std), ("bias_std", bias_std)):
-        if isinstance(std, bool) or not isinstance(std, float | int) or not 0 < std < float("inf"):
+        if isinstance(std, bool) or not isinstance(std, float | int | np.floating | np.integer) or not 0 < std < float("inf"):
             raise ValueError(f"{name} must be a positive finite number, got {std!r}")
     if bias not in ("zeros", "normal"):
         raise ValueError(f"bias must be 'zeros' or 'normal', got {bias!r}")
     rng = np.random.default_rng(seed)
     params = {}
     for name, shape in spec.param_shapes().items():
-        if len(shape) >= 2:
-            fan_in = shape[0] if len(shape) == 2 else int(np.prod(shape[1:]))
+        if len(shape) >= 2 or name in VECTOR_WEIGHTS:
+            fan_in = shape[0] if len(shape) <= 2 else int(np.prod(shape[1:]))
             std = weight_std(method, fan_in, weight_init_std)
             params[name] = (rng.standard_normal(shape) * std).astype(dtype)
         elif bias == "normal":

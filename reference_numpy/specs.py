@@ -35,7 +35,7 @@ batch axis; ``None`` = any length), what its output looks like
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -59,13 +59,38 @@ def _choice(kind: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {kind} {value!r}; expected one of {', '.join(allowed)}")
 
 
+def _python_scalars(spec) -> None:
+    """Turn NumPy scalars in a spec's fields (``np.int64(4)``, ``np.float32(0.125)``, ``np.bool_``,
+    also inside tuples) into the Python ``int`` / ``float`` / ``bool`` they stand for, so the checks
+    below and every framework see plain Python numbers (a float32 value converts exactly)."""
+    def plain(v):
+        if isinstance(v, np.bool_):
+            return bool(v)
+        if isinstance(v, np.integer):
+            return int(v)
+        if isinstance(v, np.floating):
+            return float(v)
+        if isinstance(v, tuple):
+            return tuple(plain(u) for u in v)
+        return v
+
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if plain(value) is not value:
+            object.__setattr__(spec, f.name, plain(value))
+
+
 def _positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-def _check_loss_head(loss: str, output: str) -> None:
+def _check_loss_head(loss: str, output: str, out_features: int | None = None) -> None:
     _choice("loss", loss, LOSSES)
+    if loss == "softmax_cross_entropy" and out_features == 1:
+        raise ValueError("softmax_cross_entropy needs out_features >= 2: a softmax over one class is "
+                         "always 1, so the loss is always 0 and every gradient 0 (for one output "
+                         "use output='sigmoid', loss='sigmoid_binary_cross_entropy')")
     needed = LOSS_NEEDS_OUTPUT.get(loss)
     if needed is not None and output != needed:
         raise ValueError(f"loss {loss!r} is computed from logits and needs output={needed!r}, "
@@ -93,6 +118,7 @@ class MLPSpec:
     model = "MLP"                 # the class name in reference_numpy, impl_torch and impl_tf
 
     def __post_init__(self):
+        _python_scalars(self)
         _positive_int("in_features", self.in_features)
         _positive_int("out_features", self.out_features)
         if not isinstance(self.hidden, tuple):
@@ -101,7 +127,7 @@ class MLPSpec:
             _positive_int(f"hidden[{i}]", h)
         _choice("activation", self.activation, HIDDEN_ACTIVATIONS)
         _choice("output activation", self.output, OUTPUT_ACTIVATIONS)
-        _check_loss_head(self.loss, self.output)
+        _check_loss_head(self.loss, self.output, self.out_features)
 
     input_axes = ("N", "D")
 
@@ -144,6 +170,7 @@ class LinearRegressionSpec:
     output = "identity"
 
     def __post_init__(self):
+        _python_scalars(self)
         _positive_int("in_features", self.in_features)
         _positive_int("out_features", self.out_features)
         if self.loss not in ("mse", "half_sse"):
@@ -182,6 +209,7 @@ class PolynomialRegressionSpec(LinearRegressionSpec):
     model = "PolynomialRegression"
 
     def __post_init__(self):
+        _python_scalars(self)
         super().__post_init__()
         _positive_int("degree", self.degree)
 
@@ -244,6 +272,7 @@ class Conv2D:
     activation: str = "relu"
 
     def __post_init__(self):
+        _python_scalars(self)
         _positive_int("filters", self.filters)
         for name in ("kernel", "stride"):
             for v in _pair(name, getattr(self, name)):
@@ -304,6 +333,7 @@ class Pool2D:
     stride: int | tuple[int, int] | None = None
 
     def __post_init__(self):
+        _python_scalars(self)
         _choice("pooling", self.kind, ("max", "avg"))
         for v in self.pool_size:
             _positive_int("size", v)
@@ -350,6 +380,7 @@ class CNNSpec:
     input_axes = ("N", "C", "H", "W")
 
     def __post_init__(self):
+        _python_scalars(self)
         for name in ("in_channels", "height", "width", "out_features"):
             _positive_int(name, getattr(self, name))
         if not isinstance(self.layers, tuple) or not self.layers:
@@ -363,7 +394,7 @@ class CNNSpec:
             _positive_int(f"hidden[{i}]", h)
         _choice("activation", self.activation, HIDDEN_ACTIVATIONS)
         _choice("output activation", self.output, OUTPUT_ACTIVATIONS)
-        _check_loss_head(self.loss, self.output)
+        _check_loss_head(self.loss, self.output, self.out_features)
         self.feature_shapes()          # raises if a kernel, stride or pad does not fit
 
     @property
@@ -442,6 +473,18 @@ def from_gates(a: np.ndarray, order: list[int]) -> np.ndarray:
     return np.concatenate([blocks[order.index(k)] for k in range(len(order))], axis=-1)
 
 
+def cell_param_shapes(cell: str, in_features: int, hidden: int, reset_after: bool = True) -> dict[str, tuple[int, ...]]:
+    """The parameters of one recurrent cell (one direction), gate blocks side by side::
+
+        Wx (D, G*H)   Wh (H, G*H)   b (G*H,)   [bh (G*H,): GRU with reset_after=True]
+    """
+    g, d, h = len(GATES[cell]), in_features, hidden
+    shapes = {"Wx": (d, g * h), "Wh": (h, g * h), "b": (g * h,)}
+    if cell == "gru" and reset_after:
+        shapes["bh"] = (g * h,)
+    return shapes
+
+
 @dataclass(frozen=True)
 class RNNSpec:
     """A recurrent layer (SimpleRNN, LSTM or GRU), optionally bidirectional, then a
@@ -470,6 +513,7 @@ class RNNSpec:
     input_axes = ("N", "T", "D")
 
     def __post_init__(self):
+        _python_scalars(self)
         _choice("cell", self.cell, CELLS)
         for name in ("in_features", "hidden", "out_features"):
             _positive_int(name, getattr(self, name))
@@ -483,7 +527,7 @@ class RNNSpec:
         if self.cell != "gru" and not self.reset_after:
             raise ValueError("reset_after=False is a GRU option")
         _choice("output activation", self.output, OUTPUT_ACTIVATIONS)
-        _check_loss_head(self.loss, self.output)
+        _check_loss_head(self.loss, self.output, self.out_features)
         if self.return_sequences and self.loss == "softmax_cross_entropy":
             raise ValueError("softmax_cross_entropy is for many-to-one outputs here; a many-to-many "
                              "head takes mse, half_sse or sigmoid_binary_cross_entropy")
@@ -517,16 +561,136 @@ class RNNSpec:
 
     def cell_param_shapes(self) -> dict[str, tuple[int, ...]]:
         """One direction's cell parameters (no suffix)."""
-        g, d, h = len(self.gates), self.in_features, self.hidden
-        shapes = {"Wx": (d, g * h), "Wh": (h, g * h), "b": (g * h,)}
-        if self.cell == "gru" and self.reset_after:
-            shapes["bh"] = (g * h,)
-        return shapes
+        return cell_param_shapes(self.cell, self.in_features, self.hidden, self.reset_after)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes = {f"{n}{d}": s for d in self.directions for n, s in self.cell_param_shapes().items()}
         shapes["W_out"] = (len(self.directions) * self.hidden, self.out_features)
         shapes["b_out"] = (self.out_features,)
+        return shapes
+
+
+# -- sequence to sequence ------------------------------------------------------
+
+#: Attention scores of a seq2seq decoder (None = no attention).
+ATTENTIONS = (None, "dot", "general", "additive")
+
+
+@dataclass(frozen=True)
+class Seq2SeqSpec:
+    """An encoder-decoder (the notes' day 3 "Seq2Seq" and "Attention Mechanism").
+
+    Source ids ``src (N, S)`` and target ids ``tgt (N, T)`` are int64, right-padded with
+    ``pad_id``; every target row ends with ``eos_id`` before its padding. Under teacher forcing::
+
+        e_src = E_src[src]                                   (N, S, E)   embedding lookup
+        enc, state = encoder(e_src)                          (N, S, H)   state = the state after
+                                                                         each row's last real token
+        dec_in = [bos, tgt_1, ..., tgt_{T-1}]                (N, T)
+        dec, _ = decoder(E_tgt[dec_in], state)               (N, T, H)   no masking (causal: padded
+                                                                         steps come after real ones)
+        attention (not None), source padding masked out (weight exactly 0):
+            dot        score(t, s) = dec_t . enc_s                     (Luong, unscaled)
+            general    score(t, s) = (dec_t @ W_a) . enc_s             (Luong's h_t^T W_a s)
+            additive   score(t, s) = v . tanh(dec_t @ W_q + enc_s @ W_k) (Bahdanau)
+            a = masked softmax over s                                   (N, T, S)
+            context = a @ enc                                           (N, T, H)
+            z = [dec; context]                                          (N, T, 2H)
+        no attention:  z = dec                                          (N, T, H)
+        logits = z @ W_out + b_out                           (N, T, V_tgt)
+        loss = mean over real target tokens (tgt != pad) of softmax cross-entropy
+
+    Canonical parameters (``param_shapes``), in this order::
+
+        E_src (V_src, E)    E_tgt (V_tgt, E)
+        enc_Wx (E, G*H)  enc_Wh (H, G*H)  enc_b (G*H,)  [enc_bh (G*H,)]   (RNNSpec's cell layout,
+        dec_Wx (E, G*H)  dec_Wh (H, G*H)  dec_b (G*H,)  [dec_bh (G*H,)]    gates i,f,g,o / z,r,n)
+        general:   W_a (H, H)
+        additive:  W_q (H, H)   W_k (H, H)   v (H,)
+        W_out (H or 2H, V_tgt)   b_out (V_tgt,)
+
+    ``pad_id`` is 0: Keras's ``Embedding(mask_zero=True)`` reserves id 0 for padding, and the
+    suite follows it so the Keras model reads as Keras users write it.
+    """
+
+    cell: str
+    src_vocab: int
+    tgt_vocab: int
+    embed: int
+    hidden: int
+    attention: str | None = None
+    reset_after: bool = True
+    pad_id: int = 0
+    bos_id: int = 1
+    eos_id: int = 2
+
+    family = "seq2seq"
+    model = "Seq2Seq"
+    input_axes = ("N", "S")
+    output = "softmax"
+    loss = "softmax_cross_entropy"
+
+    def __post_init__(self):
+        _python_scalars(self)
+        _choice("cell", self.cell, ("lstm", "gru"))
+        for name in ("src_vocab", "tgt_vocab", "embed", "hidden"):
+            _positive_int(name, getattr(self, name))
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"unknown attention {self.attention!r}; expected one of "
+                             f"{', '.join(map(repr, ATTENTIONS))}")
+        if not isinstance(self.reset_after, bool):
+            raise ValueError(f"reset_after must be a bool, got {self.reset_after!r}")
+        if self.cell != "gru" and not self.reset_after:
+            raise ValueError("reset_after=False is a GRU option")
+        for name in ("pad_id", "bos_id", "eos_id"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+        if self.pad_id != 0:
+            raise ValueError(f"pad_id must be 0 (Keras's mask_zero reserves id 0 for padding), got {self.pad_id}")
+        if len({self.pad_id, self.bos_id, self.eos_id}) != 3:
+            raise ValueError(f"pad_id, bos_id and eos_id must differ, got {self.pad_id}, {self.bos_id}, "
+                             f"{self.eos_id}")
+        if max(self.bos_id, self.eos_id) >= self.tgt_vocab:
+            raise ValueError(f"bos_id {self.bos_id} and eos_id {self.eos_id} must lie in the target "
+                             f"vocabulary [0, {self.tgt_vocab})")
+        if self.src_vocab < 2:
+            raise ValueError(f"src_vocab must hold the padding id and at least one token, got {self.src_vocab}")
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        return GATES[self.cell]
+
+    @property
+    def input_shape(self) -> tuple[None]:
+        return (None,)
+
+    @property
+    def out_features(self) -> int:
+        return self.tgt_vocab
+
+    def output_shape(self, x_shape, target_shape=None) -> tuple[int, ...]:
+        """Teacher-forced logits ``(N, T, V_tgt)`` for a target of shape ``(N, T)``."""
+        if target_shape is None:
+            raise ValueError("a seq2seq output shape needs the target shape (N, T) (teacher forcing)")
+        return (x_shape[0], target_shape[1], self.tgt_vocab)
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        h = self.hidden
+        shapes: dict[str, tuple[int, ...]] = {"E_src": (self.src_vocab, self.embed),
+                                              "E_tgt": (self.tgt_vocab, self.embed)}
+        for part in ("enc", "dec"):
+            shapes.update({f"{part}_{n}": s
+                           for n, s in cell_param_shapes(self.cell, self.embed, h, self.reset_after).items()})
+        if self.attention == "general":
+            shapes["W_a"] = (h, h)
+        elif self.attention == "additive":
+            shapes.update({"W_q": (h, h), "W_k": (h, h), "v": (h,)})
+        shapes["W_out"] = (2 * h if self.attention else h, self.tgt_vocab)
+        shapes["b_out"] = (self.tgt_vocab,)
         return shapes
 
 
@@ -553,6 +717,7 @@ class OptimizerSpec:
     clip_eps: float = 0.0
 
     def __post_init__(self):
+        _python_scalars(self)
         _choice("optimizer", self.name, ("sgd",))
         if isinstance(self.lr, bool) or not isinstance(self.lr, float | int) or not 0 < self.lr < float("inf"):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
@@ -565,4 +730,4 @@ class OptimizerSpec:
             raise ValueError(f"clip_eps must be a non-negative finite number, got {self.clip_eps!r}")
 
 
-ModelSpec = MLPSpec | LinearRegressionSpec | PolynomialRegressionSpec | CNNSpec | RNNSpec
+ModelSpec = MLPSpec | LinearRegressionSpec | PolynomialRegressionSpec | CNNSpec | RNNSpec | Seq2SeqSpec

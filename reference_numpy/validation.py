@@ -51,7 +51,9 @@ def check_array(name: str, a, *, shape: tuple, dtype: np.dtype, axes: tuple[str,
     if not np.all(np.isfinite(a)):
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
-    return a
+    # Any valid view is accepted (x[::-1], x[:, ::2], a transpose): the frameworks get a C-contiguous
+    # array (torch cannot wrap a negative stride). A contiguous array is passed on as it is.
+    return np.ascontiguousarray(a)
 
 
 def _fmt(shape, axes=None) -> str:
@@ -103,7 +105,7 @@ def check_target(spec, d, shape: tuple[int, ...], dtype) -> np.ndarray:
             raise ValueError(f"integer class labels must have shape ({batch},), got {d.shape}")
         if d.size and (d.min() < 0 or d.max() >= k):
             raise ValueError(f"class labels must lie in [0, {k}), got values in [{d.min()}, {d.max()}]")
-        return d
+        return np.ascontiguousarray(d)
     d = check_array("target", d, shape=shape, dtype=dtype, axes=("N", "T", "K")[:len(shape) - 1] + ("K",))
     if losses.takes_logits(spec.loss) and (d.min() < 0 or d.max() > 1):
         raise ValueError(f"target for {spec.loss} must lie in [0, 1], got values in [{d.min()}, {d.max()}]")
@@ -132,3 +134,97 @@ def check_params(spec, params, dtype) -> dict[str, np.ndarray]:
                        f"{list(expected)}: {'; '.join(parts)}")
     return {n: check_array(f"parameter {n!r}", params[n], shape=shape, dtype=dtype)
             for n, shape in expected.items()}
+
+
+# -- token ids (seq2seq) ---------------------------------------------------------
+
+def _ragged(ids) -> tuple[int, ...] | None:
+    """The row lengths of a list / tuple / object array of rows of different lengths, else None."""
+    try:
+        lengths = tuple(len(row) for row in ids)
+    except TypeError:
+        return None
+    return lengths if len(set(lengths)) > 1 else None
+
+
+def check_token_ids(name: str, ids, vocab: int, pad_id: int = 0, *, eos_id: int | None = None,
+                    max_len: int | None = None) -> np.ndarray:
+    """Token ids ``(N, L)``: an int64 numpy.ndarray of rank 2, N >= 1, L >= 1, every id in
+    ``[0, vocab)``, every row right-padded with ``pad_id`` and holding at least one real token (no
+    padding in the middle). With ``eos_id`` (a target): each row's last real token is ``eos_id`` and
+    ``eos_id`` occurs nowhere else. With ``max_len``: ``L <= max_len``. Errors name the row and
+    position, e.g. ``tgt[1] has padding in the middle (position 2) followed by token 5``."""
+    if type(ids) is not np.ndarray or ids.dtype == object:
+        lengths = _ragged(ids) if isinstance(ids, list | tuple | np.ndarray) else None
+        if lengths is not None:
+            raise ValueError(f"{name} has rows of different lengths {lengths}; right-pad them with pad_id "
+                             f"{pad_id} into one int64 numpy.ndarray of shape (N, L)")
+        raise TypeError(f"{name} must be a numpy.ndarray of int64 token ids of shape (N, L), got "
+                        f"{type(ids).__name__}" + (" of dtype object" if type(ids) is np.ndarray else "")
+                        + " (convert with np.array(..., dtype=np.int64))")
+    if ids.dtype != np.int64:
+        kind = "float" if np.issubdtype(ids.dtype, np.floating) else "integer" \
+            if np.issubdtype(ids.dtype, np.integer) else "non-integer"
+        raise TypeError(f"{name} must hold token ids of dtype int64, got {kind} dtype {ids.dtype} "
+                        "(ids are never cast implicitly: convert with .astype(np.int64))")
+    if ids.ndim != 2:
+        raise ValueError(f"{name} must have rank 2 with shape (N, L) (batch, sequence length), got rank "
+                         f"{ids.ndim} with shape {ids.shape}")
+    if ids.shape[0] == 0 or ids.shape[1] == 0:
+        raise ValueError(f"{name} must hold at least one row and one position, got shape {ids.shape}")
+    if max_len is not None and ids.shape[1] > max_len:
+        raise ValueError(f"{name} has length {ids.shape[1]}, longer than the allowed {max_len}")
+    neg = np.argwhere(ids < 0)
+    if len(neg):
+        n, t = neg[0]
+        raise ValueError(f"{name}[{n}] has a negative id {ids[n, t]} at position {t}; token ids lie in [0, {vocab})")
+    big = np.argwhere(ids >= vocab)
+    if len(big):
+        n, t = big[0]
+        raise ValueError(f"{name}[{n}] has id {ids[n, t]} at position {t}, outside the vocabulary [0, {vocab})")
+    real = ids != pad_id                                                        # (N, L)
+    empty = np.flatnonzero(~real.any(axis=1))
+    if len(empty):
+        raise ValueError(f"{name}[{empty[0]}] is all padding (pad_id {pad_id}); every row needs at least "
+                         "one real token")
+    L = ids.shape[1]
+    last = L - 1 - np.argmax(real[:, ::-1], axis=1)                             # (N,) last real position
+    before_end = np.arange(L)[None, :] < last[:, None]                         # (N, L)
+    holes = np.argwhere(~real & before_end)
+    if len(holes):
+        n, t = holes[0]
+        nxt = t + np.argmax(real[n, t:])
+        raise ValueError(f"{name}[{n}] has padding in the middle (position {t}) followed by token "
+                         f"{ids[n, nxt]}; sequences must be right-padded")
+    if eos_id is not None:
+        rows = np.arange(ids.shape[0])
+        wrong = np.flatnonzero(ids[rows, last] != eos_id)
+        if len(wrong):
+            n = wrong[0]
+            raise ValueError(f"{name}[{n}] does not end with eos_id {eos_id}: its last real token (position "
+                             f"{last[n]}) is {ids[n, last[n]]}; every target row ends with eos before its padding")
+        early = np.argwhere((ids == eos_id) & before_end)
+        if len(early):
+            n, t = early[0]
+            raise ValueError(f"{name}[{n}] has eos_id {eos_id} at position {t} before its last real token "
+                             f"(position {last[n]}); eos must appear only at the end")
+    return np.ascontiguousarray(ids)
+
+
+def check_seq2seq_batch(spec, src, tgt) -> tuple[np.ndarray, np.ndarray]:
+    """``src (N, S)`` and ``tgt (N, T)`` for a ``Seq2SeqSpec`` (``check_token_ids`` on each, the
+    target with its eos rule), with the same batch size."""
+    src = check_token_ids("src", src, spec.src_vocab, spec.pad_id)
+    tgt = check_token_ids("tgt", tgt, spec.tgt_vocab, spec.pad_id, eos_id=spec.eos_id)
+    if src.shape[0] != tgt.shape[0]:
+        raise ValueError(f"src and tgt must have the same batch size N, got {src.shape[0]} and {tgt.shape[0]}")
+    return src, tgt
+
+
+def check_max_len(max_len) -> int:
+    """The length limit of greedy decoding: a positive int."""
+    if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer):
+        raise TypeError(f"max_len must be a positive int, got {max_len!r} ({type(max_len).__name__})")
+    if max_len < 1:
+        raise ValueError(f"max_len must be a positive int, got {max_len}")
+    return int(max_len)
