@@ -31,11 +31,13 @@ back, and how gradients come back (the same way unless a link says otherwise).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
+import keras
 import numpy as np
 
-from reference_numpy.specs import GATES, CNNSpec, MLPSpec, RNNSpec, from_gates, to_gates
+from reference_numpy.specs import GATES, CNNSpec, MLPSpec, RNNSpec, Seq2SeqSpec, from_gates, to_gates
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ def param_map(model, spec) -> list[Link]:
         return cnn_links(model, spec)
     if isinstance(spec, RNNSpec):
         return recurrent_links(model, spec)
+    if isinstance(spec, Seq2SeqSpec):
+        return seq2seq_links(model, spec)
     if isinstance(spec, MLPSpec):
         return [link for l, layer in enumerate(model.layers_, start=1)
                 for link in dense_links(f"W{l}", f"b{l}", layer)]
@@ -81,8 +85,12 @@ def _check_covered(model, spec) -> None:
 
 def build(model, spec) -> None:
     """Create the variables (Keras builds layers lazily, on the first call) with a
-    one-example input (a length-1 sequence for recurrent models)."""
-    if not model.built:
+    one-example input (a length-1 sequence for recurrent models; for seq2seq a source and a
+    target of two ``bos_id`` tokens -- two, as Keras warns about a softmax over one position)."""
+    if not model.built and isinstance(spec, Seq2SeqSpec):
+        ids = np.full((1, 2), spec.bos_id, dtype=np.int64)
+        model(ids, ids)
+    elif not model.built:
         shape = (1, *(1 if s is None else s for s in spec.input_shape))
         model(np.zeros(shape, dtype=model.dtype_policy.variable_dtype))
     _check_covered(model, spec)
@@ -111,11 +119,21 @@ def to_canonical(spec, model, values, kind: str = "params") -> dict[str, np.ndar
         raise ValueError(f"kind must be 'params' or 'grads', got {kind!r}")
     values, out = list(values), {}
     for link in param_map(model, spec):
-        arrays = [np.asarray(values.pop(0)) for _ in link.variables]
+        arrays = [dense(values.pop(0)) for _ in link.variables]
         converted = link.from_keras(*arrays) if kind == "params" else link.grads(*arrays)
         for name, value in zip(link.canonical, converted, strict=True):
             out[name] = np.array(value)
     return {name: out[name] for name in spec.param_shapes()}
+
+
+def dense(value) -> np.ndarray:
+    """A variable's value or gradient as a dense NumPy array. The gradient of an ``Embedding``
+    comes back from ``tf.GradientTape`` as ``IndexedSlices`` (the looked-up rows and their ids),
+    which ``np.asarray`` would silently wrap as a 0-d object array; ``keras.ops.convert_to_numpy``
+    scatter-adds it into the full ``(V, E)`` matrix (rows not looked up are 0)."""
+    if hasattr(value, "indices") and hasattr(value, "dense_shape"):          # IndexedSlices
+        return np.asarray(keras.ops.convert_to_numpy(value))
+    return np.asarray(value)
 
 
 def read_canonical(model, spec) -> dict[str, np.ndarray]:
@@ -232,3 +250,46 @@ def cnn_links(model, spec) -> list[Link]:
         else:
             links += dense_links(f"W{k}", f"b{k}", model.dense_layers[i])
     return links
+
+
+# -- seq2seq -----------------------------------------------------------------------
+#
+# ``impl_tf/seq2seq.py``: ``Embedding`` layers ``src_embedding`` / ``tgt_embedding``, the recurrent
+# layers ``encoder`` / ``decoder`` (Keras LSTM / GRU; variables on their ``cell``), the attention's
+# ``Dense(use_bias=False)`` layers ``W_a`` / ``W_q`` / ``W_k``, ``AdditiveAttention``'s ``scale``
+# and the output ``Dense`` ``out``:
+#
+#   canonical                    Keras variable                     transform
+#   E_src (V_src, E)             src_embedding.embeddings           none
+#   E_tgt (V_tgt, E)             tgt_embedding.embeddings           none
+#   enc_Wx, enc_Wh, enc_b        encoder.cell.kernel, ...           the recurrent cell's links above
+#   [enc_bh]                     (GRU reset_after=True: one (2, 3H)  (``recurrent_links`` of a one-
+#   dec_*                        bias = stack(b, bh))                direction RNNSpec, renamed)
+#   W_a (H, H)                   W_a.kernel                         none: applied to the query,
+#                                                                   (dec @ W_a) . enc
+#   W_q, W_k (H, H)              W_q.kernel, W_k.kernel             none
+#   v (H,)                       attention.scale (H,)               none (AdditiveAttention(use_scale=True))
+#   W_out, b_out                 out.kernel / out.bias              none
+#
+# Gradients: an Embedding's gradient is IndexedSlices (``dense`` above makes it a matrix).
+
+
+def cell_links(layer, spec, part: str) -> list[Link]:
+    """The encoder's (``part="enc"``) or decoder's (``"dec"``) Keras LSTM / GRU: exactly the links
+    of a one-direction ``RNNSpec`` layer of the same cell (``recurrent_links``: gate blocks, the GRU
+    bias layouts), renamed ``Wx`` -> ``enc_Wx``. ``recurrent_links`` reads ``model.recurrent.layer``
+    and ``model.head``; the view below hands it this layer and no head (its head links are left out)."""
+    rnn = RNNSpec(spec.cell, spec.embed, spec.hidden, 1, reset_after=spec.reset_after)
+    view = SimpleNamespace(recurrent=SimpleNamespace(layer=layer), head=SimpleNamespace(kernel=None, bias=None))
+    return [replace(link, canonical=tuple(f"{part}_{c}" for c in link.canonical))
+            for link in recurrent_links(view, rnn) if link.canonical[0] not in ("W_out", "b_out")]
+
+
+def seq2seq_links(model, spec) -> list[Link]:
+    links = [same("E_src", model.src_embedding.embeddings), same("E_tgt", model.tgt_embedding.embeddings)]
+    links += cell_links(model.encoder, spec, "enc") + cell_links(model.decoder, spec, "dec")
+    if spec.attention == "general":
+        links.append(same("W_a", model.W_a.kernel))
+    elif spec.attention == "additive":
+        links += [same("W_q", model.W_q.kernel), same("W_k", model.W_k.kernel), same("v", model.attention.scale)]
+    return links + dense_links("W_out", "b_out", model.out)

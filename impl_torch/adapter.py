@@ -11,7 +11,7 @@ import importlib
 import numpy as np
 import torch
 
-from impl_torch import weights
+from impl_torch import optimizers, weights
 from reference_numpy.adapter import Adapter, Gradients
 from reference_numpy.optimizers import CLIP_EPS
 
@@ -20,7 +20,7 @@ TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 #: ``spec.model`` -> the module defining that class (the same names and files as in reference_numpy).
 MODULES = {"MLP": "mlp", "LinearRegression": "regression", "PolynomialRegression": "regression",
-           "CNN": "cnn", "RecurrentNet": "recurrent"}
+           "CNN": "cnn", "RecurrentNet": "recurrent", "Seq2Seq": "seq2seq"}
 
 
 def model_class(spec):
@@ -31,6 +31,8 @@ def model_class(spec):
 class TorchAdapter(Adapter):
     framework = "torch"
     clip_eps = CLIP_EPS["torch"]
+    optimizer_conventions = optimizers.CONVENTIONS
+    loops = ("torch",)               # zero_grad / backward / clip_grad_norm_ / step (_train_step)
 
     def _build(self, params):
         self.model = model_class(self.spec)(self.spec, dtype=TORCH_DTYPES[self.dtype.name])
@@ -75,6 +77,32 @@ class TorchAdapter(Adapter):
         y = self.model(x_t, s_t)
         return Gradients(None, *self._grads(y, x_t, s_t, grad_outputs=self._tensor(upstream)))
 
+    # -- seq2seq: token ids in (no input gradient), teacher-forced logits out -----------------
+    def _s2s_forward(self, src, tgt):
+        with torch.no_grad():
+            return self.model(self._tensor(src), self._tensor(tgt)).numpy()
+
+    def _s2s_attention(self, src, tgt):
+        with torch.no_grad():
+            return self.model.run(self._tensor(src), self._tensor(tgt))[1].numpy()
+
+    def _s2s_grads(self, out, grad_outputs=None):
+        params = [self.model.get_parameter(n) for n in self.names]
+        grads = torch.autograd.grad(out, params, grad_outputs=grad_outputs)
+        return weights.to_canonical(self.spec, dict(zip(self.names, grads)), kind="grads")
+
+    def _s2s_loss_and_grads(self, src, tgt):
+        loss = self.model.objective(self._tensor(src), self._tensor(tgt))
+        return Gradients(loss.item(), None, self._s2s_grads(loss))
+
+    def _s2s_vjp(self, src, tgt, upstream):
+        logits = self.model(self._tensor(src), self._tensor(tgt))
+        return Gradients(None, None, self._s2s_grads(logits, grad_outputs=self._tensor(upstream)))
+
+    def _s2s_generate(self, src, max_len):
+        with torch.no_grad():
+            return self.model.generate(self._tensor(src), max_len).numpy()
+
     def _get_params(self):
         return weights.read_canonical(self.model, self.spec)
 
@@ -85,13 +113,17 @@ class TorchAdapter(Adapter):
         weights.load_canonical(self.model, self.spec, params)
 
     def _set_optimizer(self, optimizer):
-        # (clip_eps is checked in the base class: clip_grad_norm_ scales by clip_norm / (norm + 1e-6))
+        # (clip_eps and the conventions are checked in the base class: clip_grad_norm_ scales by
+        # clip_norm / (norm + 1e-6); optimizers.CONVENTIONS lists what torch.optim runs)
         # torch's second SimpleRNN / LSTM bias only duplicates the first (weights.py): stepping it
         # would move the canonical b twice and count dL/db twice in the clipping norm.
         redundant = weights.redundant_parameters(self.spec)
         trainable = [p for n, p in self.model.named_parameters() if n not in redundant]
-        sgd = torch.optim.SGD(trainable, lr=optimizer.lr)
-        self.clip_norm, self.trainable, self.optimizer = optimizer.clip_norm, trainable, sgd
+        self.clip_norm, self.trainable = optimizer.clip_norm, trainable
+        self.optimizer = optimizers.make(optimizer, trainable)
+
+    def _optimizer_state(self):
+        return optimizers.state(self.optimizer, self._optimizer_spec, self.model, self.spec)
 
     def _train_step(self, x, target):
         self.optimizer.zero_grad()

@@ -12,6 +12,7 @@ way in and on the way out; biases are copied as they are.
     Wk, bk      dense_layers.{j}.weight  W.T / b          (CNN head: torch.flatten of NCHW is the
                                                        canonical (C, H, W) order, so the first
                                                        dense W needs no row permutation)
+    (recurrent nets and seq2seq: see their sections below)
 
 Each mapping is a ``Link`` between a group of canonical arrays and a group of
 torch parameters (usually one to one; a recurrent bias that torch splits in two
@@ -24,12 +25,12 @@ the parameter is the sum, its gradient is either one's gradient).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from reference_numpy.specs import GATES, CNNSpec, MLPSpec, RNNSpec, from_gates, to_gates
+from reference_numpy.specs import GATES, CNNSpec, MLPSpec, RNNSpec, Seq2SeqSpec, from_gates, to_gates
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ def param_map(spec) -> list[Link]:
         return cnn_links(spec)
     if isinstance(spec, RNNSpec):
         return recurrent_links(spec)
+    if isinstance(spec, Seq2SeqSpec):
+        return seq2seq_links(spec)
     if isinstance(spec, MLPSpec):
         return [link for l in range(1, spec.n_layers + 1)
                 for link in dense_links(f"W{l}", f"b{l}", f"layers.{l - 1}")]
@@ -171,6 +174,8 @@ def redundant_parameters(spec) -> tuple[str, ...]:
     optimizer stepping both moves the canonical b = bias_ih + bias_hh by TWICE the learning
     rate (and global-norm clipping counts dL/db twice); training that matches the canonical
     model steps every parameter except these, which stay at 0."""
+    if isinstance(spec, Seq2SeqSpec) and spec.cell == "lstm":
+        return ("encoder.bias_hh_l0", "decoder.bias_hh_l0")
     if not isinstance(spec, RNNSpec) or spec.cell == "gru":
         return ()
     return tuple(f"recurrent.layer.bias_hh_l0{d}" for d in spec.directions)
@@ -200,3 +205,47 @@ def cnn_links(spec) -> list[Link]:
         else:
             links += dense_links(f"W{k}", f"b{k}", f"dense_layers.{i}")
     return links
+
+
+# -- seq2seq -----------------------------------------------------------------------
+#
+# ``impl_torch/seq2seq.py``: embeddings ``src_embedding`` / ``tgt_embedding``, the recurrent layers
+# ``encoder`` / ``decoder`` (nn.LSTM, nn.GRU or the hand-written GRUResetBefore, all with nn.LSTM's
+# parameter names), the attention's ``W_a`` / ``W_q`` / ``W_k`` (nn.Linear, bias=False) and ``v``,
+# and the output projection ``out``:
+#
+#   canonical                    torch parameter                    transform
+#   E_src (V_src, E)             src_embedding.weight (V_src, E)    none (a row per token, both)
+#   E_tgt (V_tgt, E)             tgt_embedding.weight (V_tgt, E)    none
+#   enc_Wx, enc_Wh, enc_b        encoder.weight_ih_l0, ...          the recurrent cell's links above
+#   [enc_bh]                     (gates permuted, transposed; LSTM   (``recurrent_links`` of a one-
+#   dec_*                        decoder.*                           direction RNNSpec, renamed)
+#                                b -> (bias_ih, bias_hh) = (b, 0), read back as the sum)
+#   W_a, W_q, W_k (H, H)         W_a.weight, W_q.weight, W_k.weight W.T (nn.Linear: x @ weight.T)
+#   v (H,)                       v                                  none
+#   W_out (H or 2H, V_tgt)       out.weight (V_tgt, H or 2H)        W_out.T
+#   b_out (V_tgt,)               out.bias                           none
+#
+# The source embedding's ``padding_idx`` row is loaded and read like any other row (torch only
+# zeroes its gradient, which is exactly 0 canonically too: see impl_torch/seq2seq.py).
+
+
+def cell_links(spec, part: str, module: str) -> list[Link]:
+    """The encoder's (``part="enc"``) or decoder's (``"dec"``) cell: exactly the links of a
+    one-direction ``RNNSpec`` layer of the same cell (``recurrent_links``: gate blocks, the GRU
+    bias layouts, LSTM's redundant second bias), renamed ``Wx`` -> ``enc_Wx`` and
+    ``recurrent.layer.*`` -> ``encoder.*``; the RNNSpec's head links are left out."""
+    rnn = RNNSpec(spec.cell, spec.embed, spec.hidden, 1, reset_after=spec.reset_after)
+    return [replace(link, canonical=tuple(f"{part}_{c}" for c in link.canonical),
+                    torch=tuple(t.replace("recurrent.layer.", f"{module}.", 1) for t in link.torch))
+            for link in recurrent_links(rnn) if link.canonical[0] not in ("W_out", "b_out")]
+
+
+def seq2seq_links(spec) -> list[Link]:
+    links = [same("E_src", "src_embedding.weight"), same("E_tgt", "tgt_embedding.weight")]
+    links += cell_links(spec, "enc", "encoder") + cell_links(spec, "dec", "decoder")
+    if spec.attention == "general":
+        links.append(transposed("W_a", "W_a.weight"))
+    elif spec.attention == "additive":
+        links += [transposed("W_q", "W_q.weight"), transposed("W_k", "W_k.weight"), same("v", "v")]
+    return links + dense_links("W_out", "b_out", "out")

@@ -12,6 +12,8 @@ the parity tests and the reports talk only to this API::
     n    = adapter.param_count()                   # trainable scalars as the framework counts them
     adapter.set_optimizer(OptimizerSpec("sgd", lr=0.125))
     loss = adapter.train_step(x, target)           # one step; the loss before it
+    losses = adapter.fit(batches, loop=None, progress=False)   # this framework's training loop
+    state = adapter.optimizer_state()              # {slot: {param: array}}, canonical convention
 
 Recurrent models take an optional ``initial_state`` on ``forward``,
 ``final_state``, ``loss_and_grads`` and ``vjp``: a dict keyed like
@@ -33,11 +35,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+from tqdm import tqdm
 
 from reference_numpy import validation
-from reference_numpy.specs import CNNSpec, LinearRegressionSpec, MLPSpec, OptimizerSpec, RNNSpec
+from reference_numpy.optimizers import convention_matters, float32_fields
+from reference_numpy.specs import CNNSpec, LinearRegressionSpec, MLPSpec, OptimizerSpec, RNNSpec, Seq2SeqSpec
 
-SPECS = (MLPSpec, LinearRegressionSpec, CNNSpec, RNNSpec)
+SPECS = (MLPSpec, LinearRegressionSpec, CNNSpec, RNNSpec, Seq2SeqSpec)
 
 
 @dataclass
@@ -59,11 +63,16 @@ class Adapter:
     #: The dtype the framework stores optimizer hyperparameters in, whatever the model's dtype
     #: (Keras: float32); ``None``: the model's dtype.
     hyperparameter_dtype: ClassVar[str | None] = None
+    #: The optimizer conventions this framework can run, by ``OptimizerSpec`` field: the values it
+    #: runs, or per optimizer name (``"*"``: every other name). A field not listed: any value.
+    optimizer_conventions: ClassVar[dict] = {}
+    #: The training loops ``fit`` offers; the first is the default.
+    loops: ClassVar[tuple[str, ...]] = ("train_step",)
 
     def __init__(self, spec, params, dtype="float64"):
         if not isinstance(spec, SPECS):
             raise TypeError(f"spec must be one of MLPSpec, LinearRegressionSpec, "
-                            f"PolynomialRegressionSpec, CNNSpec, RNNSpec, got {type(spec).__name__}")
+                            f"PolynomialRegressionSpec, CNNSpec, RNNSpec, Seq2SeqSpec, got {type(spec).__name__}")
         self.spec = spec
         self.dtype = validation.check_dtype_name(dtype)
         params = validation.check_params(spec, params, self.dtype)
@@ -72,32 +81,83 @@ class Adapter:
         self._steps = 0                 # train_step calls that changed the parameters
 
     # -- the API ---------------------------------------------------------------
-    def _inputs(self, x, initial_state):
+    @property
+    def seq2seq(self) -> bool:
+        """Whether the model is a ``Seq2SeqSpec`` encoder-decoder (token ids in, teacher forcing)."""
+        return isinstance(self.spec, Seq2SeqSpec)
+
+    def _inputs(self, x, initial_state, target=None):
+        """``(x, initial_state)`` checked; for a seq2seq model ``(src, tgt)`` checked instead."""
+        if self.seq2seq:
+            if initial_state is not None:
+                raise ValueError("Seq2Seq takes no initial_state: its decoder starts from the encoder's final state")
+            if target is None:
+                raise TypeError("a Seq2Seq model needs the target ids for teacher forcing: pass target=tgt, "
+                                "an int64 array (N, T)")
+            return validation.check_seq2seq_batch(self.spec, x, target)
+        if target is not None:
+            raise TypeError(f"target= is for Seq2Seq models (teacher forcing); {type(self.spec).__name__} "
+                            "takes none")
         x = validation.check_input(self.spec, x, self.dtype)
         return x, validation.check_state(self.spec, initial_state, x.shape[0], self.dtype)
 
-    def forward(self, x: np.ndarray, initial_state: dict | None = None) -> np.ndarray:
-        return self._forward(*self._inputs(x, initial_state))
+    def forward(self, x: np.ndarray, initial_state: dict | None = None, *,
+                target: np.ndarray | None = None) -> np.ndarray:
+        """The output; for a seq2seq model the teacher-forced logits ``(N, T, V)`` of ``target``."""
+        if self.seq2seq:
+            return self._s2s_forward(*self._inputs(x, initial_state, target))
+        return self._forward(*self._inputs(x, initial_state, target))
 
-    def final_state(self, x: np.ndarray, initial_state: dict | None = None) -> dict[str, np.ndarray]:
-        """The recurrent states after the last step (``{}`` for a feed-forward model)."""
-        x, state = self._inputs(x, initial_state)          # checked for every model, stateful or not
+    def final_state(self, x: np.ndarray, initial_state: dict | None = None, *,
+                    target: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The recurrent states after the last step (``{}`` for a feed-forward or seq2seq model)."""
+        x, state = self._inputs(x, initial_state, target)  # checked for every model, stateful or not
         if not self.spec.state_shapes():
             return {}
         return self._final_state(x, state)
 
     def loss_and_grads(self, x: np.ndarray, target: np.ndarray,
                        initial_state: dict | None = None) -> Gradients:
+        if self.seq2seq:                                   # no gradient for integer ids: grad_input is None
+            return self._s2s_loss_and_grads(*self._inputs(x, initial_state, target))
         x, state = self._inputs(x, initial_state)
         target = validation.check_target(self.spec, target, self.spec.output_shape(x.shape), self.dtype)
         return self._loss_and_grads(x, target, state)
 
-    def vjp(self, x: np.ndarray, upstream: np.ndarray, initial_state: dict | None = None) -> Gradients:
+    def vjp(self, x: np.ndarray, upstream: np.ndarray, initial_state: dict | None = None, *,
+            target: np.ndarray | None = None) -> Gradients:
+        """Gradients of ``sum(upstream * output)`` (for seq2seq: of the teacher-forced logits)."""
+        if self.seq2seq:
+            src, tgt = self._inputs(x, initial_state, target)
+            shape = self.spec.output_shape(src.shape, tgt.shape)
+            upstream = validation.check_array("upstream", upstream, shape=shape, dtype=self.dtype,
+                                              axes=("N", "T", "V"))
+            return self._s2s_vjp(src, tgt, upstream)
         x, state = self._inputs(x, initial_state)
         shape = self.spec.output_shape(x.shape)
         upstream = validation.check_array("upstream", upstream, shape=shape, dtype=self.dtype,
                                           axes=("N", "T", "K")[:len(shape) - 1] + ("K",))
         return self._vjp(x, upstream, state)
+
+    def attention(self, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """A seq2seq model's attention weights ``(N, T, S)`` under teacher forcing (0 at padded
+        source positions, each row summing to 1)."""
+        if not self.seq2seq or self.spec.attention is None:
+            raise ValueError(f"attention weights exist for a Seq2SeqSpec with attention, got "
+                             f"{type(self.spec).__name__}" + (" with attention=None" if self.seq2seq else ""))
+        return self._s2s_attention(*self._inputs(x, None, target))
+
+    def generate(self, x: np.ndarray, max_len: int | None = None) -> np.ndarray:
+        """Greedy decoding of a seq2seq model: int64 ``(N, L)``, ``L <= max_len`` (default
+        ``spec.max_len``); each row ends at its first eos, padded with ``pad_id`` after it."""
+        if not self.seq2seq:
+            raise TypeError(f"generate is for Seq2Seq models, got {type(self.spec).__name__}")
+        src = validation.check_token_ids("src", x, self.spec.src_vocab, self.spec.pad_id)
+        if max_len is None:
+            if self.spec.max_len is None:
+                raise ValueError("pass max_len (the spec sets no max_len)")
+            max_len = self.spec.max_len
+        return np.asarray(self._s2s_generate(src, validation.check_max_len(max_len)), dtype=np.int64)
 
     def get_params(self) -> dict[str, np.ndarray]:
         return self._get_params()
@@ -115,7 +175,7 @@ class Adapter:
     def check_optimizer(self, optimizer: OptimizerSpec) -> None:
         """Refuse, with one clear message, an optimizer this framework cannot run as specified.
 
-        The same rules for every framework, driven by two class attributes:
+        The same rules for every framework, driven by three class attributes:
 
         * ``clip_eps`` must be the framework's own when clipping is on (torch's ``clip_grad_norm_``
           adds 1e-6 to the norm, Keras's ``global_clipnorm`` 0; NumPy takes either);
@@ -123,7 +183,13 @@ class Adapter:
           the update in: the model's dtype, and for Keras also float32, in which it stores
           hyperparameters even for float64 models (``lr=1e-40`` would be flushed to 0 there and
           take no step, ``lr=1e39`` would become inf). A value that only rounds (0.1 in float32)
-          is the documented Keras convention, not an error.
+          is the documented Keras convention, not an error. The other float32-stored values
+          (``optimizers.float32_fields``) are checked the same way, every other nonzero
+          hyperparameter (eps, rho, ...) in the model's dtype;
+        * every convention field (``optimizer_conventions``: where eps sits, the bias-correction
+          form, coupled or decoupled weight decay, float32 rounding, dampening) must be one the
+          framework runs -- unless its value cannot change this update
+          (``optimizers.convention_matters``: e.g. eps placement at eps <= finfo(dtype).tiny).
         """
         if not isinstance(optimizer, OptimizerSpec):
             raise TypeError(f"optimizer must be an OptimizerSpec, got {type(optimizer).__name__}")
@@ -136,17 +202,36 @@ class Adapter:
             dtypes.append((np.dtype(self.hyperparameter_dtype),
                            f"{self.hyperparameter_dtype}, in which {self.framework} stores optimizer "
                            "hyperparameters whatever the model's dtype"))
-        for name in ("lr", "clip_norm"):
+        rounded = ("lr", "clip_norm") + float32_fields(optimizer)
+        for name in ("lr", "clip_norm", "momentum", "dampening", "rho", "beta1", "beta2", "eps",
+                     "initial_accumulator", "weight_decay"):
             value = getattr(optimizer, name)
-            if value is None:
+            if value is None or (value == 0 and name not in ("lr", "clip_norm")):
                 continue
-            for dt, where in dtypes:
+            for dt, where in dtypes if name in rounded else dtypes[:1]:
                 tiny, big = float(np.finfo(dt).tiny), float(np.finfo(dt).max)
                 if not tiny <= value <= big:
                     limit = (f"below the smallest normal number {tiny:.3g} (it would be flushed "
                              "to 0 or lose precision)" if value < tiny else f"above the largest "
                              f"number {big:.3g} (it would become inf)")
                     raise ValueError(f"{name}={value!r} cannot be represented in {where}: it lies {limit}")
+        for convention, allowed in self.optimizer_conventions.items():
+            if isinstance(allowed, dict):
+                allowed = allowed.get(optimizer.name, allowed["*"])
+            value = getattr(optimizer, convention)
+            if value is not None and value not in allowed and convention_matters(optimizer, convention, self.dtype):
+                raise ValueError(f"{self.framework} cannot run {optimizer.name} with {convention}={value!r} "
+                                 f"(it runs {' or '.join(map(repr, allowed))}): "
+                                 f"{CONVENTION_HINTS[convention]}")
+
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        """Every optimizer slot as ``{slot: {param name: array}}``, in the canonical layout and the
+        canonical sign / scale convention (``reference_numpy/optimizers.py``: e.g. the momentum is
+        torch's buffer in gradient units, which Keras keeps as -lr times it), so slots compare
+        across frameworks."""
+        if self._optimizer_spec is None:
+            raise RuntimeError("call set_optimizer(OptimizerSpec(...)) before optimizer_state")
+        return self._optimizer_state()
 
     def set_optimizer(self, optimizer: OptimizerSpec) -> None:
         """Check ``optimizer`` (``check_optimizer``), then build it. A refused optimizer leaves the
@@ -163,8 +248,11 @@ class Adapter:
         parameters are restored to what they were before it."""
         if self._optimizer_spec is None:
             raise RuntimeError("call set_optimizer(OptimizerSpec(...)) before train_step")
-        x = validation.check_input(self.spec, x, self.dtype)
-        target = validation.check_target(self.spec, target, self.spec.output_shape(x.shape), self.dtype)
+        if self.seq2seq:
+            x, target = self._inputs(x, None, target)
+        else:
+            x = validation.check_input(self.spec, x, self.dtype)
+            target = validation.check_target(self.spec, target, self.spec.output_shape(x.shape), self.dtype)
         before = self._get_params()
         loss = float(self._train_step(x, target))
         step = self._steps + 1
@@ -172,13 +260,41 @@ class Adapter:
         bad = [n for n, a in after.items() if not np.all(np.isfinite(a))]
         if not np.isfinite(loss) or bad:
             self._set_params(before)
-            what = (f"the loss is {loss}" if not np.isfinite(loss) else
-                    f"the update made parameter(s) {bad} non-finite")
-            raise FloatingPointError(f"train_step {step} diverged: {what} (optimizer "
-                                     f"{self._optimizer_spec}); the parameters are left as they were "
-                                     "before this step")
+            raise self._diverged(step, loss, bad)
         self._steps = step
         return loss
+
+    def _diverged(self, step: int, loss: float, bad: list[str]) -> FloatingPointError:
+        what = (f"the loss is {loss}" if not np.isfinite(loss) else
+                f"the update made parameter(s) {bad} non-finite")
+        return FloatingPointError(f"train_step {step} diverged: {what} (optimizer "
+                                  f"{self._optimizer_spec}); the parameters are left as they were "
+                                  "before this step")
+
+    def fit(self, batches, loop: str | None = None, progress: bool = False, desc: str | None = None) -> np.ndarray:
+        """Train on ``batches`` (``(x, target)`` pairs, taken in order, e.g. ``data.batches``) with
+        this framework's training loop ``loop`` (one of ``loops``; the first by default), one
+        optimizer step per batch, a tqdm bar with ``progress``. Returns the loss before each step.
+        Every loop checks every step as ``train_step`` does and stops at the first non-finite loss
+        or parameter with the ``FloatingPointError`` that names the step."""
+        if self._optimizer_spec is None:
+            raise RuntimeError("call set_optimizer(OptimizerSpec(...)) before fit")
+        loop = self.loops[0] if loop is None else loop
+        if loop not in self.loops:
+            raise ValueError(f"unknown training loop {loop!r} for {self.framework}; expected one of "
+                             f"{', '.join(self.loops)}")
+        batches = list(batches)
+        with tqdm(total=len(batches), desc=desc or f"{self.framework} {loop}", unit="step",
+                  disable=not progress, leave=False, mininterval=0.5) as bar:
+            return np.asarray(self._fit(batches, loop, bar), dtype=np.float64)
+
+    def _fit(self, batches, loop: str, bar) -> list[float]:
+        """The default loop: ``train_step`` on each batch."""
+        losses = []
+        for x, target in batches:
+            losses.append(self.train_step(x, target))
+            bar.update()
+        return losses
 
     # -- what each framework implements ---------------------------------------
     def _build(self, params):
@@ -199,6 +315,22 @@ class Adapter:
     def _get_params(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    # seq2seq (token ids: src (N, S), tgt (N, T) int64, checked)
+    def _s2s_forward(self, src, tgt) -> np.ndarray:
+        raise NotImplementedError
+
+    def _s2s_loss_and_grads(self, src, tgt) -> Gradients:
+        raise NotImplementedError
+
+    def _s2s_vjp(self, src, tgt, upstream) -> Gradients:
+        raise NotImplementedError
+
+    def _s2s_attention(self, src, tgt) -> np.ndarray:
+        raise NotImplementedError
+
+    def _s2s_generate(self, src, max_len: int) -> np.ndarray:
+        raise NotImplementedError
+
     def _set_params(self, params: dict[str, np.ndarray]) -> None:
         """Write canonical parameters into the existing model (in place: the optimizer keeps them)."""
         raise NotImplementedError
@@ -212,16 +344,37 @@ class Adapter:
     def _train_step(self, x, target) -> float:
         raise NotImplementedError
 
+    def _optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+
+#: Why a framework cannot run another convention (``Adapter.check_optimizer``).
+CONVENTION_HINTS = {
+    "eps_placement": "torch adds eps outside the square root, Keras inside; the two coincide only for eps <= finfo(dtype).tiny "
+                     "(OptimizerSpec.matched)",
+    "bias_correction": "torch divides m and v by 1 - beta^t, Keras folds both into the step size (= torch "
+                       "with eps / sqrt(1 - beta2^t) for eps); the two coincide only for eps <= finfo(dtype).tiny "
+                       "(OptimizerSpec.matched)",
+    "weight_decay_mode": "torch's weight_decay is coupled L2 (g += wd w) except in AdamW / "
+                         "Adam(decoupled_weight_decay=True); every Keras weight_decay is decoupled "
+                         "(w -= lr wd w); the two coincide only for plain sgd",
+    "float32_hyperparameters": "Keras rounds lr and the float32_fields of this optimizer to float32, torch "
+                               "does not; the two coincide when those values are float32-exact "
+                               "(OptimizerSpec.matched)",
+    "dampening": "Keras's SGD has no dampening",
+}
+
 
 def model_class(spec):
     """The NumPy model class named by ``spec.model``."""
     module = {"MLP": "mlp", "LinearRegression": "regression", "PolynomialRegression": "regression",
-              "CNN": "cnn", "RecurrentNet": "recurrent"}[spec.model]
+              "CNN": "cnn", "RecurrentNet": "recurrent", "Seq2Seq": "seq2seq"}[spec.model]
     return getattr(importlib.import_module(f"reference_numpy.{module}"), spec.model)
 
 
 class NumpyAdapter(Adapter):
     framework = "numpy"
+    loops = ("numpy",)
 
     def _build(self, params):
         self.model = model_class(self.spec)(self.spec, params, self.dtype)
@@ -259,8 +412,32 @@ class NumpyAdapter(Adapter):
 
         self.optimizer = make_optimizer(optimizer)
 
+    def _optimizer_state(self):
+        return self.optimizer.state(self.model.params)
+
     def _train_step(self, x, target):
         loss, cache = self.model.loss(x, target)
-        _, grads, _ = self.model.loss_backward(target, cache)
+        grads = self.model.loss_backward(target, cache)
+        grads = grads if self.seq2seq else grads[1]       # seq2seq: no input gradient, no state
         self.optimizer.step(self.model.params, grads)
         return loss
+
+    # -- seq2seq ------------------------------------------------------------------
+    def _s2s_forward(self, src, tgt):
+        logits, _ = self.model.forward(src, tgt)
+        return logits
+
+    def _s2s_loss_and_grads(self, src, tgt):
+        loss, cache = self.model.loss(src, tgt)
+        return Gradients(float(loss), None, self.model.loss_backward(tgt, cache))
+
+    def _s2s_vjp(self, src, tgt, upstream):
+        _, cache = self.model.forward(src, tgt)
+        return Gradients(None, None, self.model.backward(upstream, cache))
+
+    def _s2s_attention(self, src, tgt):
+        _, cache = self.model.forward(src, tgt)
+        return cache["attention"]
+
+    def _s2s_generate(self, src, max_len):
+        return self.model.generate(src, max_len)

@@ -16,7 +16,7 @@ import numpy as np
 from reference_numpy import data
 from reference_numpy.initializers import init_params
 from reference_numpy.specs import (CNNSpec, Conv2D, LinearRegressionSpec, MLPSpec, Pool2D,
-                                   PolynomialRegressionSpec, RNNSpec)
+                                   PolynomialRegressionSpec, RNNSpec, Seq2SeqSpec)
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Case:
     inputs: str = "normal"          # "normal", "iris", "digits", "linear_task", "polynomial_task",
                                     # "binary_addition", "noisy_sine"
     labels: str = "onehot"          # softmax cross-entropy targets: "int" or "onehot"
-    seq_len: int | None = None      # T, for recurrent models
+    seq_len: int | tuple[int, int] | None = None   # T, for recurrent models; (S, T) for seq2seq
     given_state: bool = False       # recurrent: pass a random initial state (else zeros)
 
     @property
@@ -45,6 +45,8 @@ class Case:
 
     def batch_data(self, dtype="float64"):
         """``(x, target, upstream)`` for this case, made in float64 and cast once."""
+        if isinstance(self.spec, Seq2SeqSpec):
+            return self._token_data(dtype)
         rng = np.random.default_rng(self.seed + 1)
         spec, n = self.spec, self.batch
         d = labels = None
@@ -80,6 +82,29 @@ class Case:
         upstream = rng.standard_normal(out_shape)
         cast = lambda a: a if np.issubdtype(a.dtype, np.integer) else a.astype(dtype)  # noqa: E731
         return cast(x), cast(target), cast(upstream)
+
+    def _token_data(self, dtype):
+        """Seq2seq: ``(src (N, S), tgt (N, T), upstream (N, T, V))``. ``inputs="tokens"``: random ids,
+        mixed source and target lengths (the longest rows fill S and T, the others right-padded);
+        ``"reversal"`` / ``"addition"``: a batch of the task (``data.py``)."""
+        spec, n = self.spec, self.batch
+        rng = np.random.default_rng(self.seed + 1)
+        if self.inputs == "reversal":
+            src, tgt, _, _ = data.sequence_reversal(self.seed, n, max_len=5, vocab=spec.src_vocab)
+        elif self.inputs == "addition":
+            src, tgt, _, _ = data.digit_addition(self.seed, n, max_digits=2)
+        else:
+            S, T = self.seq_len
+            src_len = np.r_[S, rng.integers(1, S + 1, size=n - 1)]                  # (N,) one row of length S
+            tgt_len = np.r_[rng.integers(1, T + 1, size=n - 1), T]                  # (N,) eos included
+            first = min(spec.bos_id, spec.eos_id, spec.pad_id) + 3                  # ordinary ids: 3..V-1
+            src = rng.integers(1, spec.src_vocab, size=(n, S))                      # any non-pad id
+            tgt = rng.integers(first, spec.tgt_vocab, size=(n, T))
+            src[np.arange(S)[None, :] >= src_len[:, None]] = spec.pad_id
+            tgt[np.arange(T)[None, :] == (tgt_len - 1)[:, None]] = spec.eos_id
+            tgt[np.arange(T)[None, :] >= tgt_len[:, None]] = spec.pad_id
+        upstream = rng.standard_normal((n, tgt.shape[1], spec.tgt_vocab)).astype(dtype)   # (N, T, V)
+        return src.astype(np.int64), tgt.astype(np.int64), upstream
 
     def initial_state(self, dtype="float64") -> dict[str, np.ndarray] | None:
         """A random initial state (recurrent cases with ``given_state``), else None (zeros)."""
@@ -200,6 +225,34 @@ RNN_CASES = _rnn_cases() + (
     Case("gru_noisy_sine", RNNSpec("gru", 1, 8, 1), 202, batch=8, seq_len=25, inputs="noisy_sine"),
 )
 
+def _seq2seq_cases():
+    """Every cell (LSTM, GRU in both formulations) x every attention (none, dot, general, additive)
+    on a random padded batch of mixed source and target lengths, then two task batches.
+    ``seq_len`` is (S, T); the float32 tolerance counts S + T sequential steps.
+
+    He-scaled weights (``init="he"``), not Xavier: with Xavier-scaled embeddings (std 1/sqrt(V))
+    the hidden states are small, every score is nearly equal and the attention nearly uniform --
+    a weak test of the scoring (a wrong score barely moves it), and a badly conditioned one: the
+    gradient of the additive attention's ``W_q`` is then a difference of nearly equal terms, and
+    its float32 error between torch and Keras reached 0.97 of the harness's float32 tolerance
+    (1.50e-5 of 1.55e-5). With He scaling the worst float32 row is 0.53 of its tolerance."""
+    cases = []
+    for cell, reset_after, prefix in (("lstm", True, "lstm"), ("gru", True, "gru"),
+                                      ("gru", False, "gru_reset_before")):
+        for attention in (None, "dot", "general", "additive"):
+            spec = Seq2SeqSpec(cell, src_vocab=9, tgt_vocab=11, embed=4, hidden=5, attention=attention,
+                               reset_after=reset_after)
+            cases.append(Case(f"seq2seq_{prefix}_{attention or 'plain'}", spec, 300 + len(cases), batch=4,
+                              init="he", inputs="tokens", seq_len=(7, 6)))
+    cases.append(Case("seq2seq_reversal", Seq2SeqSpec("lstm", 9, 9, 6, 8, attention="additive"), 320, batch=6,
+                      init="he", inputs="reversal", seq_len=(5, 6)))
+    cases.append(Case("seq2seq_addition", Seq2SeqSpec("gru", 14, 13, 6, 8, attention="general"), 321, batch=6,
+                      init="he", inputs="addition", seq_len=(5, 4)))
+    return tuple(cases)
+
+
+SEQ2SEQ_CASES = _seq2seq_cases()
+
 CASES: tuple[Case, ...] = (
     _mlp("mlp_relu_ce_iris", "relu", "ce", 1, labels="int", inputs="iris"),
     _mlp("mlp_sigmoid_ce", "sigmoid", "ce", 2, hidden=(10, 8, 6)),
@@ -216,6 +269,6 @@ CASES: tuple[Case, ...] = (
          batch=16, inputs="polynomial_task"),
     Case("polynomial_regression_multi", PolynomialRegressionSpec(2, 2, "half_sse", degree=2), 13,
          batch=8),
-) + CNN_CASES + RNN_CASES
+) + CNN_CASES + RNN_CASES + SEQ2SEQ_CASES
 
 CASES_BY_NAME = {case.name: case for case in CASES}

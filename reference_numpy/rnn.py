@@ -43,6 +43,16 @@ state ``h_reverse`` (``c_reverse``); its per-step outputs are reversed back, so 
 step t, and the layer's output is ``[forward, backward]`` on the last axis ``(N, T, 2H)``. The
 final states are each direction's state after its last step (the backward direction's after it
 has read x_1).
+
+Per-row lengths (one direction only; the seq2seq encoder over a right-padded batch): with
+``lengths`` (N,) given, the final state of row n is its state after step ``lengths[n]`` (its last
+real step), not after step T; the steps after it still run (their outputs exist, and the
+caller ignores them). In the backward pass ``dfinal`` enters row n at that step::
+
+    final_n       = state_{lengths[n]} of row n          gathered: np.where(lengths - 1 == t, ...)
+    dstate_t     += dfinal  where t = lengths[n]          (rows that end at step t; 0 elsewhere)
+
+so a gradient reaches a padded step only through ``doutput`` (zero there in seq2seq).
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ from reference_numpy import activations
 class Recurrent:
     """The time loop shared by SimpleRNN, LSTM and GRU.
 
-    ``forward(params, x, state) -> (output (N, T, dirs*H), final state, cache)`` and
+    ``forward(params, x, state, lengths=None) -> (output (N, T, dirs*H), final state, cache)`` and
     ``backward(doutput, dfinal, cache) -> (dx, grads, dstate)``; ``params`` and ``grads`` are
     canonical dicts (suffix ``_reverse`` for the backward direction; ``RecurrentNet`` puts the
     gradients in canonical order), ``state`` / ``dstate`` dicts keyed like
@@ -81,9 +91,13 @@ class Recurrent:
         raise NotImplementedError
 
     # -- the loop -------------------------------------------------------------
-    def forward(self, params, x, state=None):
+    def forward(self, params, x, state=None, lengths=None):
         N, T, _ = x.shape
         H = self.hidden
+        if lengths is not None and len(self.directions) > 1:
+            raise ValueError("per-row lengths are for a unidirectional layer (the final state after each "
+                             "row's last real step)")
+        last = None if lengths is None else np.asarray(lengths) - 1               # (N,) last real step
         outputs, final, caches = [], {}, []
         for d in self.directions:
             P = {n: params[f"{n}{d}"] for n in ("Wx", "b", *self.recurrent_params)}
@@ -93,27 +107,33 @@ class Recurrent:
             ax = xd @ P["Wx"] + P["b"]                                    # (N, T, G*H) all steps at once
             hs = np.empty((N, T, H), dtype=x.dtype)                       # (N, T, H)
             step_caches = []
+            ends = None if last is None else {n: np.zeros((N, H), dtype=x.dtype) for n in self.state_names}
             for t in range(T):
                 s, step_cache = self.step(ax[:, t], s, P)                 # each (N, H)
                 hs[:, t] = s["h"]
                 step_caches.append(step_cache)
+                if last is not None:
+                    ends = {n: np.where((last == t)[:, None], s[n], ends[n]) for n in s}   # (N, H) each
             outputs.append(hs[:, ::-1] if d else hs)                      # step t stored at t
-            final.update({f"{n}{d}": v for n, v in s.items()})
-            caches.append((xd, P, step_caches))
+            final.update({f"{n}{d}": v for n, v in (s if last is None else ends).items()})
+            caches.append((xd, P, step_caches, last))
         return np.concatenate(outputs, axis=-1), final, caches           # (N, T, dirs*H)
 
     def backward(self, doutput, dfinal, cache):
         H = self.hidden
         dx, grads, dstate = None, {}, {}
         for k, d in enumerate(self.directions):
-            xd, P, step_caches = cache[k]
+            xd, P, step_caches, last = cache[k]
             N, T, D = xd.shape
             dhs = doutput[:, :, k * H:(k + 1) * H]                        # (N, T, H)
             dhs = dhs[:, ::-1] if d else dhs                              # in this direction's time
-            ds = {n: dfinal[f"{n}{d}"] for n in self.state_names}         # each (N, H)
+            ds = {n: dfinal[f"{n}{d}"] if last is None else np.zeros_like(dfinal[f"{n}{d}"])
+                  for n in self.state_names}                              # each (N, H)
             dax = np.empty((N, T, P["Wx"].shape[1]), dtype=xd.dtype)      # (N, T, G*H)
             dP = {n: np.zeros_like(P[n]) for n in self.recurrent_params}
             for t in range(T - 1, -1, -1):
+                if last is not None:                                      # dfinal enters at each row's end
+                    ds = {n: ds[n] + np.where((last == t)[:, None], dfinal[f"{n}{d}"], 0.0) for n in ds}
                 ds = ds | {"h": ds["h"] + dhs[:, t]}                      # (N, H) both paths into h_t
                 dax[:, t], ds, dP_t = self.step_backward(ds, step_caches[t], P)
                 for n, g in dP_t.items():

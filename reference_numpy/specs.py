@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -623,12 +624,19 @@ class Seq2SeqSpec:
     pad_id: int = 0
     bos_id: int = 1
     eos_id: int = 2
+    max_len: int | None = None     # the longest target allowed (and greedy decoding's default limit)
 
     family = "seq2seq"
     model = "Seq2Seq"
     input_axes = ("N", "S")
     output = "softmax"
     loss = "softmax_cross_entropy"
+    differentiable_input = False   # token ids: no grad_input / vjp_input (reports/harness.py)
+
+    @property
+    def extra_quantities(self) -> tuple[str, ...]:
+        """Compared beyond output, loss and gradients: the attention weights (N, T, S)."""
+        return ("attention",) if self.attention else ()
 
     def __post_init__(self):
         _python_scalars(self)
@@ -654,6 +662,8 @@ class Seq2SeqSpec:
         if max(self.bos_id, self.eos_id) >= self.tgt_vocab:
             raise ValueError(f"bos_id {self.bos_id} and eos_id {self.eos_id} must lie in the target "
                              f"vocabulary [0, {self.tgt_vocab})")
+        if self.max_len is not None:
+            _positive_int("max_len", self.max_len)
         if self.src_vocab < 2:
             raise ValueError(f"src_vocab must hold the padding id and at least one token, got {self.src_vocab}")
 
@@ -696,18 +706,44 @@ class Seq2SeqSpec:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """A framework-neutral optimizer. Only plain (mini-batch) SGD so far:
-    ``w <- w - lr * dL/dw``.
+    """A framework-neutral optimizer: which update, its hyperparameters, and every convention in
+    which torch.optim and keras.optimizers differ, as an explicit field (the update equations are
+    written out in ``optimizers.py``).
 
-    Keras stores hyperparameters as float32 variables even for float64 models
-    (``lr=0.1`` becomes ``0.10000000149011612``); matched float64 runs use a
-    learning rate that float32 represents exactly (e.g. ``0.125``).
+    ``name`` is one of ``NAMES``: ``sgd``, ``momentum`` (heavy ball), ``nesterov``, ``adagrad``,
+    ``rmsprop`` (plain, with ``momentum > 0``, ``centered=True``), ``adam``, ``adamw`` (Adam with
+    decoupled weight decay), ``amsgrad`` (Adam with ``vmax = max(vmax, v)``). A field an optimizer
+    does not read stays ``None`` (setting it is an error); a field it reads and that is left ``None``
+    takes torch.optim's default (``TORCH_DEFAULTS``; ``momentum`` 0.9, the notes' value, where
+    torch has no default). Presets: ``OptimizerSpec.defaults(name, "torch" | "keras")`` (that
+    framework's defaults and conventions) and ``OptimizerSpec.matched(name)`` (settings under
+    which NumPy, torch and Keras take the same steps).
 
-    Gradient clipping by global norm (the notes' ``gradient_clipping`` exercise,
-    over all parameters at once): with ``norm = sqrt(sum_p ||g_p||^2)``, every
-    gradient is scaled by ``min(1, clip_norm / (norm + clip_eps))`` before the
-    step. ``clip_eps`` is explicit because the frameworks differ: Keras's
-    ``global_clipnorm`` (``tf.clip_by_global_norm``) uses 0, torch's
+    Hyperparameters: ``lr``; ``momentum`` (mu) and torch's ``dampening``; ``rho`` (RMSprop's
+    decay: torch ``alpha``); ``beta1``, ``beta2``; ``eps``; ``initial_accumulator`` (AdaGrad's
+    h_0); ``weight_decay``; ``centered`` (RMSprop).
+
+    Conventions (the first value is torch's, the second Keras's):
+
+    * ``eps_placement``: ``"outside"`` ``g / (sqrt(h) + eps)`` or ``"inside"`` ``g / sqrt(h + eps)``
+      (AdaGrad, RMSprop);
+    * ``momentum_form``: ``"buffer"`` ``buf = mu buf + g, w -= lr buf`` or ``"velocity"``
+      ``v = mu v - lr g, w += v`` (the notes' form); the same update at a constant lr (v = -lr buf),
+      so every framework runs either; it fixes how NumPy rounds;
+    * ``bias_correction``: ``"moments"`` (Adam's m_hat, v_hat) or ``"step_size"`` (Keras folds
+      both corrections into the step size; = torch with eps replaced by eps / sqrt(1 - beta2^t));
+    * ``weight_decay_mode``: ``"coupled"`` (L2: ``g += wd w``; torch's ``weight_decay``) or
+      ``"decoupled"`` (``w -= lr wd w`` beside the update; torch ``AdamW``, every Keras optimizer);
+    * ``float32_hyperparameters``: Keras keeps ``lr`` in a float32 variable and casts ``momentum``
+      (SGD), ``beta1``/``beta2`` (in the bias corrections), ``weight_decay`` and
+      ``initial_accumulator`` through float32 even for a float64 model (0.9 -> 0.8999999761581421).
+      ``True`` makes NumPy do the same; ``False`` uses the values as given; ``None`` (the default)
+      lets each framework do what it does (Keras rounds, NumPy and torch do not).
+
+    Gradient clipping by global norm (the notes' ``gradient_clipping`` exercise, over all
+    parameters at once): with ``norm = sqrt(sum_p ||g_p||^2)``, every gradient is scaled by
+    ``min(1, clip_norm / (norm + clip_eps))`` before the step. ``clip_eps`` is explicit because the
+    frameworks differ: Keras's ``global_clipnorm`` (``tf.clip_by_global_norm``) uses 0, torch's
     ``clip_grad_norm_`` adds 1e-6 to the norm (see ``optimizers.py``).
     """
 
@@ -715,19 +751,157 @@ class OptimizerSpec:
     lr: float = 0.125
     clip_norm: float | None = None
     clip_eps: float = 0.0
+    momentum: float | None = None
+    dampening: float | None = None
+    rho: float | None = None
+    centered: bool | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    eps: float | None = None
+    initial_accumulator: float | None = None
+    weight_decay: float | None = None
+    eps_placement: str | None = None
+    momentum_form: str | None = None
+    bias_correction: str | None = None
+    weight_decay_mode: str | None = None
+    float32_hyperparameters: bool | None = None
+
+    NAMES: ClassVar[tuple] = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "amsgrad")
+    #: The optional fields each optimizer reads (every optimizer also reads lr, the clip and
+    #: weight-decay fields and float32_hyperparameters).
+    FIELDS: ClassVar[dict] = {
+        "sgd": (),
+        "momentum": ("momentum", "dampening", "momentum_form"),
+        "nesterov": ("momentum", "momentum_form"),
+        "adagrad": ("eps", "initial_accumulator", "eps_placement"),
+        "rmsprop": ("rho", "eps", "momentum", "centered", "eps_placement", "momentum_form"),
+        "adam": ("beta1", "beta2", "eps", "bias_correction"),
+        "adamw": ("beta1", "beta2", "eps", "bias_correction"),
+        "amsgrad": ("beta1", "beta2", "eps", "bias_correction"),
+    }
+    COMMON: ClassVar[tuple] = ("weight_decay", "weight_decay_mode", "float32_hyperparameters")
+    CHOICES: ClassVar[dict] = {"eps_placement": ("outside", "inside"), "momentum_form": ("buffer", "velocity"),
+               "bias_correction": ("moments", "step_size"), "weight_decay_mode": ("coupled", "decoupled")}
+    #: torch.optim's defaults (torch 2.13 signatures) and conventions; ``momentum`` 0.9 for the SGD
+    #: family, where torch's default 0 would be plain SGD.
+    TORCH_DEFAULTS: ClassVar[dict] = {
+        "*": {"momentum_form": "buffer", "eps_placement": "outside", "bias_correction": "moments",
+              "weight_decay": 0.0, "weight_decay_mode": "coupled", "float32_hyperparameters": False},
+        "sgd": {"lr": 1e-3}, "momentum": {"lr": 1e-3, "momentum": 0.9, "dampening": 0.0},
+        "nesterov": {"lr": 1e-3, "momentum": 0.9},
+        "adagrad": {"lr": 1e-2, "eps": 1e-10, "initial_accumulator": 0.0},
+        "rmsprop": {"lr": 1e-2, "rho": 0.99, "eps": 1e-8, "momentum": 0.0, "centered": False},
+        "adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        "adamw": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2,
+                  "weight_decay_mode": "decoupled"},
+        "amsgrad": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    }
+    #: keras.optimizers' defaults (Keras 3.15 signatures) and conventions.
+    KERAS_DEFAULTS: ClassVar[dict] = {
+        "*": {"momentum_form": "velocity", "eps_placement": "inside", "bias_correction": "step_size",
+              "weight_decay": 0.0, "weight_decay_mode": "decoupled", "float32_hyperparameters": True},
+        "sgd": {"lr": 1e-2}, "momentum": {"lr": 1e-2, "momentum": 0.9, "dampening": 0.0},
+        "nesterov": {"lr": 1e-2, "momentum": 0.9},
+        "adagrad": {"lr": 1e-3, "eps": 1e-7, "initial_accumulator": 0.1},
+        "rmsprop": {"lr": 1e-3, "rho": 0.9, "eps": 1e-7, "momentum": 0.0, "centered": False},
+        "adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7},
+        "adamw": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "weight_decay": 0.004},
+        "amsgrad": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7},
+    }
 
     def __post_init__(self):
         _python_scalars(self)
-        _choice("optimizer", self.name, ("sgd",))
-        if isinstance(self.lr, bool) or not isinstance(self.lr, float | int) or not 0 < self.lr < float("inf"):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        if self.clip_norm is not None and (isinstance(self.clip_norm, bool)
-                                           or not isinstance(self.clip_norm, float | int)
-                                           or not 0 < self.clip_norm < float("inf")):
-            raise ValueError(f"clip_norm must be None or a positive finite number, got {self.clip_norm!r}")
-        if (isinstance(self.clip_eps, bool) or not isinstance(self.clip_eps, float | int)
-                or not 0 <= self.clip_eps < float("inf")):
-            raise ValueError(f"clip_eps must be a non-negative finite number, got {self.clip_eps!r}")
+        _choice("optimizer", self.name, self.NAMES)
+        reads = self.FIELDS[self.name] + self.COMMON
+        for f in fields(self)[4:]:
+            if f.name not in reads and getattr(self, f.name) is not None:
+                users = [n for n in self.NAMES if f.name in self.FIELDS[n]]
+                raise ValueError(f"{f.name} is not a setting of {self.name!r} (it is one of "
+                                 f"{', '.join(users)})")
+        defaults = {**self.TORCH_DEFAULTS["*"], **self.TORCH_DEFAULTS[self.name]}
+        defaults["float32_hyperparameters"] = None          # None: as each framework does
+        for name in reads:
+            if getattr(self, name) is None and name != "float32_hyperparameters":
+                object.__setattr__(self, name, defaults[name])
 
+        def number(name, value, low, high, low_open=False, what=None):
+            ok = (not isinstance(value, bool) and isinstance(value, float | int) and not math.isnan(value)
+                  and (low < value if low_open else low <= value) and value < high)
+            if not ok:
+                raise ValueError(f"{name} must be {what}, got {value!r}")
+
+        number("lr", self.lr, 0, math.inf, True, "a positive finite number")
+        if self.clip_norm is not None:
+            number("clip_norm", self.clip_norm, 0, math.inf, True, "None or a positive finite number")
+        number("clip_eps", self.clip_eps, 0, math.inf, what="a non-negative finite number")
+        for name in ("eps", "initial_accumulator", "weight_decay"):
+            if name in reads:
+                number(name, getattr(self, name), 0, math.inf, what="a non-negative finite number")
+        for name in ("beta1", "beta2", "rho", "dampening"):
+            if name in reads and getattr(self, name) is not None:
+                number(name, getattr(self, name), 0, 1, what="a number in [0, 1)")
+        if self.name in ("momentum", "nesterov"):
+            number("momentum", self.momentum, 0, 1, True,
+                   f"a number in (0, 1) for {self.name!r} (momentum 0 is plain 'sgd')")
+        elif self.name == "rmsprop":
+            number("momentum", self.momentum, 0, 1, what="a number in [0, 1)")
+        for name, allowed in self.CHOICES.items():
+            if name in reads:
+                _choice(name, getattr(self, name), allowed)
+        for name in ("centered", "float32_hyperparameters"):
+            value = getattr(self, name)
+            if name in reads and not (isinstance(value, bool) or (value is None and name != "centered")):
+                raise ValueError(f"{name} must be {'True or False' if name == 'centered' else 'None, True or False'}"
+                                 f", got {value!r}")
+        if self.name == "momentum" and self.dampening != 0 and self.momentum_form == "velocity":
+            raise ValueError("dampening is an option of the 'buffer' momentum form (torch's SGD); "
+                             f"the 'velocity' form has none, got dampening={self.dampening!r}")
+        if self.name == "adamw" and self.weight_decay_mode != "decoupled":
+            raise ValueError("adamw is Adam with decoupled weight decay; for coupled L2 use 'adam' with "
+                             f"weight_decay_mode='coupled', got weight_decay_mode={self.weight_decay_mode!r}")
+
+    def __repr__(self) -> str:
+        """Only the fields this optimizer reads (the others are None)."""
+        shown = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)[1:]
+                 if getattr(self, f.name) is not None or f.name in ("clip_norm", "float32_hyperparameters")]
+        return f"OptimizerSpec({self.name!r}, {', '.join(shown)})"
+
+    @classmethod
+    def defaults(cls, name: str, framework: str, **overrides) -> OptimizerSpec:
+        """``name`` with ``framework``'s (``"torch"`` or ``"keras"``) default hyperparameters and
+        conventions; ``overrides`` replace fields. With ``clip_norm`` the framework's ``clip_eps``
+        is filled in (torch 1e-6, Keras 0)."""
+        table = {"torch": cls.TORCH_DEFAULTS, "keras": cls.KERAS_DEFAULTS}
+        if framework not in table:
+            raise ValueError(f"unknown framework {framework!r}; expected torch or keras")
+        _choice("optimizer", name, cls.NAMES)
+        reads = cls.FIELDS[name] + cls.COMMON + ("lr",)
+        values = {k: v for k, v in {**table[framework]["*"], **table[framework][name]}.items() if k in reads}
+        if overrides.get("clip_norm") is not None and "clip_eps" not in overrides:
+            values["clip_eps"] = {"torch": 1e-6, "keras": 0.0}[framework]
+        return cls(name, **{**values, **overrides})
+
+    @classmethod
+    def matched(cls, name: str, dtype: str = "float64", **overrides) -> OptimizerSpec:
+        """``name`` under settings where NumPy, torch and Keras take the same steps in a ``dtype``
+        model: Keras's default hyperparameters rounded to float32 (so Keras's float32 storage
+        changes nothing) and ``eps = finfo(dtype).tiny``, the smallest normal number: it keeps 0 / 0
+        away from a parameter whose gradient has been exactly 0 so far (0 / eps = 0 in every
+        convention) and is otherwise lost in rounding, so eps inside / outside the square root and
+        the two Adam bias-correction forms give the same update
+        (``optimizers.convention_matters``). Conventions that cannot change the update then take
+        torch's values; ``momentum_form`` is run by every framework."""
+        f32 = lambda v: float(np.float32(v))
+        keras = cls.defaults(name, "keras")
+        values = {k: (f32(v) if isinstance(v, float) else v) for k, v in
+                  ((f.name, getattr(keras, f.name)) for f in fields(cls)[4:]) if v is not None}
+        values.update(lr=f32(keras.lr), float32_hyperparameters=False,
+                      **{k: v for k, v in cls.TORCH_DEFAULTS["*"].items() if k in values and k not in
+                         ("weight_decay", "weight_decay_mode", "float32_hyperparameters")})
+        if "eps" in values:
+            values["eps"] = float(np.finfo(dtype).tiny)
+        if name == "adamw":
+            values["weight_decay_mode"] = "decoupled"
+        return cls(name, **{**values, **overrides})
 
 ModelSpec = MLPSpec | LinearRegressionSpec | PolynomialRegressionSpec | CNNSpec | RNNSpec | Seq2SeqSpec

@@ -215,7 +215,7 @@ def check_seq2seq_batch(spec, src, tgt) -> tuple[np.ndarray, np.ndarray]:
     """``src (N, S)`` and ``tgt (N, T)`` for a ``Seq2SeqSpec`` (``check_token_ids`` on each, the
     target with its eos rule), with the same batch size."""
     src = check_token_ids("src", src, spec.src_vocab, spec.pad_id)
-    tgt = check_token_ids("tgt", tgt, spec.tgt_vocab, spec.pad_id, eos_id=spec.eos_id)
+    tgt = check_token_ids("tgt", tgt, spec.tgt_vocab, spec.pad_id, eos_id=spec.eos_id, max_len=spec.max_len)
     if src.shape[0] != tgt.shape[0]:
         raise ValueError(f"src and tgt must have the same batch size N, got {src.shape[0]} and {tgt.shape[0]}")
     return src, tgt
