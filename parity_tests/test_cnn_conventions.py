@@ -1,5 +1,6 @@
 """Pins the CNN conventions that ``impl_torch/cnn.py``, ``impl_tf/cnn.py`` and the two
-``weights.py`` files handle (DESIGN.md, "Conventions that differ between frameworks").
+``weights.py`` files handle (README.md, table "Conventions that differ, and where they are
+handled": image layout, Flatten before Dense, ``padding="same"``, max-pool ties).
 
 * Padding: torch's ``padding="same"`` refuses stride > 1; a symmetric ``k//2`` pad at stride 2
   computes different windows than Keras's "same" (which puts the odd extra pixel after:
@@ -24,6 +25,8 @@ routed gradient is a sum of upstream entries, the same additions in the same ord
 """
 
 import impl_tf  # noqa: F401  (sets KERAS_BACKEND=tensorflow before keras is imported)
+
+# isort: split
 import keras
 import numpy as np
 import pytest

@@ -1,19 +1,25 @@
 """Pins the framework conventions that the mapping code handles (README table).
 
 Each test shows the framework behaviour itself, so that if a new Keras or torch
-release changes it, this fails and the handling code can be revisited.
+release changes it, this fails and the handling code can be revisited. Also pinned here:
+the initializers follow the notes (not Keras's glorot / he), and the direction of the gate
+permutation (``specs.to_gates`` / ``from_gates``) on an order that is not its own inverse.
 """
 
-import impl_tf  # noqa: F401
+import impl_tf  # noqa: F401  (selects the TensorFlow backend before keras is imported)
+
+# isort: split
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 import torch
 
+from reference_numpy import initializers, specs
 from reference_numpy import losses as np_losses
 from reference_numpy.cases import CASES_BY_NAME
 from reference_numpy.gradcheck import relative_error
-from reference_numpy.specs import OptimizerSpec
+from reference_numpy.specs import MLPSpec, OptimizerSpec
 from reports.harness import make_adapter
 
 
@@ -58,17 +64,22 @@ def test_torch_linear_stores_weight_transposed():
 
 def test_keras_dense_stores_kernel_in_canonical_layout():
     """Normwise, like every comparison here: an elementwise rtol fails on an output that
-    cancels to near 0 (a 1-ulp difference of its terms is then a large relative one)."""
+    cancels to near 0 (a 1-ulp difference of its terms is then a large relative one).
+    The shape (3, 5) says "(in, out)"; on a square layer, where the shape cannot tell, the
+    values must: the layer computes ``x @ W + b``, not ``x @ W.T + b`` (the torch layout)."""
     rng = np.random.default_rng(0)
     layer = keras.layers.Dense(5, dtype="float64")
-    x = rng.standard_normal((2, 3))
-    layer.build(x.shape)
+    layer.build((2, 3))
     assert tuple(layer.kernel.shape) == (3, 5)
-    W, b = rng.standard_normal((3, 5)), rng.standard_normal(5)
-    layer.kernel.assign(W)
-    layer.bias.assign(b)
-    assert relative_error(layer(x).numpy(), x @ W + b)[1] < 1e-15
-    assert relative_error(layer(x).numpy(), x @ W.T[:3, :3].T @ np.eye(3, 5) + b)[1] > 1e-2
+
+    square = keras.layers.Dense(4, dtype="float64")
+    x = rng.standard_normal((2, 4))
+    square.build(x.shape)
+    W, b = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    square.kernel.assign(W)
+    square.bias.assign(b)
+    assert relative_error(square(x).numpy(), x @ W + b)[1] < 1e-15
+    assert relative_error(square(x).numpy(), x @ W.T + b)[1] > 1e-2      # the transposed layout differs
 
 
 def test_loss_argument_order_differs():
@@ -108,3 +119,79 @@ def test_tensorflow_flushes_subnormal_results_to_zero_numpy_and_torch_keep_them(
         m = np.full((1, 1), a)                                             # matmul, as in BPTT
         assert (torch.tensor(m) @ torch.tensor(m)).item() == expected
         assert tf.linalg.matmul(tf.constant(m), tf.constant(m)).numpy()[0, 0] == 0.0
+
+
+# -- initializers -------------------------------------------------------------------------
+
+FAN_IN, FAN_OUT = 400, 100          # a layer where the notes' Xavier and Keras's glorot differ
+
+
+def check_initializers_follow_the_notes(seed: int = 0) -> None:
+    """``init_params`` draws W (fan_in, fan_out) from an untruncated N(0, std^2) with the notes'
+    std: Xavier ``1 / sqrt(fan_in)``, He ``sqrt(2 / fan_in)``, Gaussian 0.01. Checked on 40000
+    draws: the sample std is within 2 % (the standard error is 0.35 %: > 5 s.e.), and the
+    largest |w| exceeds 3 std (a normal truncated at 2 std, like Keras's, never does)."""
+    spec = MLPSpec(FAN_IN, (), FAN_OUT, output="identity", loss="mse")
+    for method, std in (("xavier", 1 / np.sqrt(FAN_IN)), ("he", np.sqrt(2 / FAN_IN)), ("gaussian", 0.01)):
+        assert initializers.weight_std(method, FAN_IN) == std, method
+        W = initializers.init_params(spec, seed, method)["W1"]
+        assert abs(W.std() / std - 1) < 0.02, f"{method}: sample std {W.std():.4f}, the notes' std {std:.4f}"
+        assert abs(W.mean()) < 5 * std / np.sqrt(W.size), method
+        assert np.abs(W).max() > 3 * std, f"{method}: no draw beyond 3 std -- truncated?"
+
+
+def test_initializers_follow_the_notes_not_keras():
+    """The notes' Xavier is Keras's lecun_normal std (not glorot_normal's
+    sqrt(2 / (fan_in + fan_out)): 0.0632 against 0.05 here), untruncated; Keras's
+    initializers are truncated at 2 std (rescaled so the std is the nominal one)."""
+    check_initializers_follow_the_notes()
+    glorot = np.asarray(keras.initializers.GlorotNormal(seed=0)((FAN_IN, FAN_OUT), dtype="float64"))
+    assert abs(glorot.std() - np.sqrt(2 / (FAN_IN + FAN_OUT))) < 0.02 * glorot.std()
+    assert abs(glorot.std() * np.sqrt(FAN_IN) - 1) > 0.2                   # not the notes' Xavier
+    lecun = np.asarray(keras.initializers.LecunNormal(seed=0)((FAN_IN, FAN_OUT), dtype="float64"))
+    assert abs(lecun.std() * np.sqrt(FAN_IN) - 1) < 0.02                   # the notes' Xavier std...
+    assert np.abs(lecun).max() < 2.5 / np.sqrt(FAN_IN)                     # ...truncated
+
+
+# -- gate permutation direction -----------------------------------------------------------
+
+#: The second course book's NumPy LSTM stacks its gates f, g, i, o.
+BOOK_LSTM_GATES = ("f", "g", "i", "o")
+
+
+def check_gate_permutation_direction(hidden: int = 2) -> None:
+    """``specs.to_gates`` takes canonical blocks to a framework's order and ``from_gates`` back,
+    checked block by block with the book's order f, g, i, o (canonical i, f, g, o): the
+    permutation ``[1, 2, 0, 3]`` is a 3-cycle, NOT its own inverse, so swapping the two
+    functions moves the blocks to the wrong places. (Every order in use today -- torch's GRU
+    (r, z, n) against (z, r, n), the identities -- is its own inverse, so nothing else could
+    see the direction.)"""
+    canonical = specs.GATES["lstm"]
+    order = [canonical.index(g) for g in BOOK_LSTM_GATES]
+    assert order == [1, 2, 0, 3]
+    assert [order[k] for k in order] != list(range(4)), "the test permutation must not be its own inverse"
+    label = {g: 100.0 * (k + 1) for k, g in enumerate("ifgo")}                # distinct block contents
+    H = hidden
+    for shape in ((3,), ()):                                                 # a weight (3, 4H), a bias (4H,)
+        canon = np.concatenate([np.full((*shape, H), label[g]) + np.arange(H) for g in canonical], axis=-1)
+        book = specs.to_gates(canon, order)
+        for k, g in enumerate(BOOK_LSTM_GATES):
+            np.testing.assert_array_equal(book[..., k * H:(k + 1) * H], np.full((*shape, H), label[g]) + np.arange(H),
+                                          err_msg=f"to_gates: block {k} of the book's order must be gate {g}")
+        back = specs.from_gates(book, order)
+        for k, g in enumerate(canonical):
+            np.testing.assert_array_equal(back[..., k * H:(k + 1) * H], np.full((*shape, H), label[g]) + np.arange(H),
+                                          err_msg=f"from_gates: canonical block {k} must be gate {g}")
+
+
+def test_gate_permutation_direction():
+    check_gate_permutation_direction()
+
+
+def test_swapped_gate_functions_fail_the_direction_check(monkeypatch):
+    """Negative control: with to_gates and from_gates swapped, the check fails."""
+    to_gates, from_gates = specs.to_gates, specs.from_gates
+    monkeypatch.setattr(specs, "to_gates", from_gates)
+    monkeypatch.setattr(specs, "from_gates", to_gates)
+    with pytest.raises(AssertionError, match="to_gates: block 0 of the book's order must be gate f"):
+        check_gate_permutation_direction()

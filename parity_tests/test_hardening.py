@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 from reference_numpy.initializers import init_params
-from reference_numpy.specs import (CNNSpec, Conv2D, LinearRegressionSpec, MLPSpec, OptimizerSpec, Pool2D,
-                                   RNNSpec)
+from reference_numpy.specs import CNNSpec, Conv2D, LinearRegressionSpec, MLPSpec, OptimizerSpec, Pool2D, RNNSpec
 from reports.harness import FRAMEWORKS, make_adapter
 
 FW = tuple(FRAMEWORKS)
@@ -166,7 +165,8 @@ def test_keras_refuses_a_float64_learning_rate_outside_float32(framework, lr):
 @pytest.mark.parametrize("lr, word", [(1e39, "above the largest"), (1e-40, "below the smallest normal")])
 def test_float32_model_refuses_a_learning_rate_float32_cannot_hold(framework, lr, word):
     model = linear(framework, "float32")
-    with pytest.raises(ValueError, match=re.escape(f"lr={lr!r} cannot be represented in the model's dtype float32: it lies {word}")):
+    message = f"lr={lr!r} cannot be represented in the model's dtype float32: it lies {word}"
+    with pytest.raises(ValueError, match=re.escape(message)):
         model.set_optimizer(OptimizerSpec(lr=lr))
     assert model.optimizer_spec is None
 

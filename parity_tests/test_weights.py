@@ -13,10 +13,12 @@ What this file proves:
   and ``test_rnn_conventions.py``);
 * the adapters and the mapping functions copy: mutating the params passed in, or the dict
   returned by ``get_params()``, after building leaves the model unchanged;
-* canaries: a mapping that forgets the torch transpose on square weights, or that swaps
-  two equally sized Keras biases, still round-trips bit-exactly (so the round trip alone
-  could never catch it) but fails parity against NumPy by O(1) -- a layout bug cannot pass
-  the parity comparison by accident;
+* canaries: a mapping that forgets the torch transpose on square weights (an all-square MLP
+  and the square weights of the cases: SimpleRNN ``Wh`` 4x4 and the notes' 16x16, a 2x2
+  bidirectional head ``W_out``, a GRU ``Wx`` 3x3), that adds a transpose to Keras's square
+  ``Wh``, or that swaps two equally sized biases, still round-trips bit-exactly (so the
+  round trip alone could never catch it) but fails parity against NumPy by O(1) -- a layout
+  bug cannot pass the parity comparison by accident;
 * the mappings reject a model with a parameter they do not cover (KeyError naming it).
 """
 
@@ -34,7 +36,7 @@ import impl_tf.weights
 import impl_torch.weights
 from impl_tf.mlp import MLP as KerasMLP
 from impl_torch.mlp import MLP as TorchMLP
-from reference_numpy.cases import CASES, Case
+from reference_numpy.cases import CASES, CASES_BY_NAME, Case
 from reference_numpy.gradcheck import relative_error
 from reference_numpy.specs import LinearRegressionSpec, MLPSpec
 from reports.harness import assert_rows_pass, compare_results, make_adapter, quantities
@@ -47,8 +49,9 @@ REGRESSION_CASES = [c for c in CASES if isinstance(c.spec, LinearRegressionSpec)
 # Every weight square and every bias the same size: a transposed W or two swapped biases
 # keep every shape right, so only the numbers can reveal them.
 SQUARE = Case("square_mlp", MLPSpec(4, (4, 4), 4, activation="tanh", output="identity", loss="mse"), seed=21)
-# Round trip and conventions: every case in CASES, plus SQUARE (no case in CASES has a square
-# W larger than 1x1, so without it a transpose applied on one side only would go unseen).
+# Round trip and conventions: every case in CASES, plus SQUARE (the MLPs and regressions in
+# CASES have no square W; among the recurrent cases SimpleRNN's Wh is 4x4 and 16x16, a
+# bidirectional head W_out 2x2 and a one-unit GRU's Wx 3x3 -- see SQUARE_WEIGHTS).
 ALL_CASES = (*CASES, SQUARE)
 CASE_IDS = [c.name for c in ALL_CASES]
 # The dense-layout tests below: the models made of dense layers only. Where the CNN's and the
@@ -67,8 +70,8 @@ def assert_same_params(got: dict, want: dict) -> None:
 
 
 def case_quantities(adapter, case: Case, dtype: str = "float64") -> dict[str, np.ndarray]:
-    """``reports.harness.quantities`` for a case that is not in CASES."""
-    return quantities(adapter, *case.batch_data(dtype))
+    """``reports.harness.quantities`` for any case (with its initial state, if it has one)."""
+    return quantities(adapter, *case.batch_data(dtype), case.initial_state(dtype))
 
 
 def parity_rows(framework: str, case: Case, dtype: str = "float64"):
@@ -233,13 +236,52 @@ def test_keras_mapping_functions_copy(case):
 
 # -------------------------------------------------------------------------------- canaries
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_square_case_passes_parity_with_the_real_mapping(framework):
-    """Positive control for the canaries: unpatched, the square case agrees with NumPy."""
-    assert_rows_pass(list(parity_rows(framework, SQUARE).values()))
+def square_weights(spec) -> set[str]:
+    """The canonical parameters that are square matrices larger than 1x1."""
+    return {n for n, shape in spec.param_shapes().items() if len(shape) == 2 and shape[0] == shape[1] > 1}
+
+
+#: Every square weight of CASES (pinned by test_square_weights_of_the_cases): what makes a
+#: one-sided transpose invisible to shapes.
+SQUARE_WEIGHTS = {c.name: square_weights(c.spec) for c in CASES if square_weights(c.spec)}
+
+
+def transposed_once_more(link, to: str, back: str, grad: str):
+    """``link`` with one extra transpose on the framework side, in both directions: the round trip
+    stays exact, the framework sees W.T where the mapping meant W (undoing torch's transpose,
+    adding one to Keras)."""
+    to_fw, from_fw, grad_fw = getattr(link, to), getattr(link, back), getattr(link, grad)
+    return dataclasses.replace(link, **{
+        to: lambda *a: tuple(v.T for v in to_fw(*a)),
+        back: lambda *v: from_fw(*(t.T for t in v)),
+        grad: None if grad_fw is None else (lambda *v: grad_fw(*(t.T for t in v)))})
 
 
 def torch_without_transpose(monkeypatch):
+    """torch's mapping forgets the transpose of every square weight (an ``nn.Linear`` weight, a
+    recurrent ``weight_hh`` / ``weight_ih``)."""
+    original = impl_torch.weights.param_map
+
+    def broken(spec):
+        square = square_weights(spec)
+        return [transposed_once_more(link, "to_torch", "from_torch", "grad_from_torch")
+                if set(link.canonical) <= square else link for link in original(spec)]
+    monkeypatch.setattr(impl_torch.weights, "param_map", broken)
+
+
+def keras_with_transposed_square_weights(monkeypatch):
+    """Keras's mapping transposes every square weight (the torch habit carried over)."""
+    original = impl_tf.weights.param_map
+
+    def broken(model, spec):
+        square = square_weights(spec)
+        return [transposed_once_more(link, "to_keras", "from_keras", "grad_from_keras")
+                if set(link.canonical) <= square else link for link in original(model, spec)]
+    monkeypatch.setattr(impl_tf.weights, "param_map", broken)
+
+
+def torch_without_any_transpose(monkeypatch):
+    """Every dense link copied as it is (MLPs only): on non-square weights, a shape error."""
     original = impl_torch.weights.param_map
     monkeypatch.setattr(impl_torch.weights, "param_map",
                         lambda spec: [impl_torch.weights.same(link.canonical[0], link.torch[0])
@@ -271,30 +313,65 @@ def keras_with_swapped_biases(monkeypatch):
     monkeypatch.setattr(impl_tf.weights, "param_map", swapped)
 
 
-CANARIES = [("torch", torch_without_transpose), ("torch", torch_with_swapped_biases),
-            ("keras", keras_with_swapped_biases)]
+def test_square_weights_of_the_cases():
+    """The claim behind the canaries' choice of cases, pinned: SimpleRNN's Wh is 4x4 (H = 4) and
+    16x16 (the notes' binary addition), a bidirectional one-unit head W_out 2x2, a one-unit
+    GRU's Wx (3, 3H) = 3x3 (seq2seq's attention matrices are square too); no MLP, regression or
+    CNN case has a square matrix, hence SQUARE."""
+    by_case = {name: CASES_BY_NAME[name].spec.param_shapes() for name in SQUARE_WEIGHTS}
+    assert by_case["rnn_binary_addition"]["Wh"] == (16, 16)
+    assert by_case["rnn_tanh_last_h0_T1_N3_H4"]["Wh"] == (4, 4)
+    assert by_case["lstm_seq_bi_h0_T1_N1_H1"]["W_out"] == (2, 2)
+    assert by_case["gru_last_T1_N1_H1"]["Wx"] == (3, 3)
+    families = {CASES_BY_NAME[name].spec.family for name in SQUARE_WEIGHTS}
+    assert {"rnn", "lstm", "gru"} <= families and not families & {"mlp", "regression", "cnn"}
 
 
-@pytest.mark.parametrize("framework, breakage", CANARIES, ids=[b.__name__ for _, b in CANARIES])
-def test_broken_mapping_round_trips_but_fails_parity(framework, breakage, monkeypatch):
+#: (framework, breakage, case): every breakage on cases whose square weight reaches the output
+#: (with one step, a zero initial state never reaches Wh, so those cases have a given state).
+CANARIES = [("torch", torch_without_transpose, SQUARE),
+            ("torch", torch_without_transpose, CASES_BY_NAME["rnn_tanh_last_h0_T1_N3_H4"]),      # Wh 4x4
+            ("torch", torch_without_transpose, CASES_BY_NAME["rnn_binary_addition"]),            # Wh 16x16
+            ("torch", torch_without_transpose, CASES_BY_NAME["lstm_seq_bi_h0_T1_N1_H1"]),        # W_out 2x2
+            ("torch", torch_without_transpose, CASES_BY_NAME["gru_last_T1_N1_H1"]),              # Wx 3x3
+            ("keras", keras_with_transposed_square_weights, CASES_BY_NAME["rnn_tanh_last_h0_T1_N3_H4"]),
+            ("keras", keras_with_transposed_square_weights, CASES_BY_NAME["rnn_binary_addition"]),
+            ("torch", torch_with_swapped_biases, SQUARE),
+            ("keras", keras_with_swapped_biases, SQUARE)]
+
+
+@pytest.mark.parametrize("framework, breakage, case", CANARIES,
+                         ids=[f"{b.__name__}-{c.name}" for _, b, c in CANARIES])
+def test_broken_mapping_round_trips_but_fails_parity(framework, breakage, case, monkeypatch):
     breakage(monkeypatch)
-    params = SQUARE.params("float64")
-    adapter = make_adapter(framework, SQUARE.spec, params)
+    params = case.params("float64")
+    adapter = make_adapter(framework, case.spec, params)
     # The bug is symmetric (applied on the way in and on the way out): the round trip is blind to it.
     assert_same_params(adapter.get_params(), params)
-    rows = parity_rows(framework, SQUARE)
+    rows = parity_rows(framework, case)
     assert rows["output"].max_rel_err > 1e-3, rows["output"].message()
     assert rows["loss"].max_rel_err > 1e-3, rows["loss"].message()
     with pytest.raises(AssertionError, match="quantities disagree"):
         assert_rows_pass(list(rows.values()))
     # ...and not marginally: the same forward outputs, compared directly.
-    x = SQUARE.batch_data("float64")[0]
-    _, rel = relative_error(make_adapter("numpy", SQUARE.spec, params).forward(x), adapter.forward(x))
+    x, state = case.batch_data("float64")[0], case.initial_state("float64")
+    _, rel = relative_error(make_adapter("numpy", case.spec, params).forward(x, state), adapter.forward(x, state))
     assert rel > 1e-3
 
 
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", [SQUARE] + [CASES_BY_NAME[n] for n in ("rnn_tanh_last_h0_T1_N3_H4",
+                                                                        "rnn_binary_addition",
+                                                                        "lstm_seq_bi_h0_T1_N1_H1",
+                                                                        "gru_last_T1_N1_H1")],
+                         ids=lambda c: c.name)
+def test_canary_cases_pass_parity_with_the_real_mapping(case, framework):
+    """Positive control for the canaries: unpatched, every canary case agrees with NumPy."""
+    assert_rows_pass(list(parity_rows(framework, case).values()))
+
+
 def test_torch_missing_transpose_on_non_square_weights_is_a_shape_error(monkeypatch):
-    torch_without_transpose(monkeypatch)
+    torch_without_any_transpose(monkeypatch)
     case = MLP_CASES[0]
     with pytest.raises(ValueError, match=r"\('W1',\) maps to layers.0.weight"):
         make_adapter("torch", case.spec, case.params("float64"))

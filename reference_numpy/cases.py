@@ -15,8 +15,16 @@ import numpy as np
 
 from reference_numpy import data
 from reference_numpy.initializers import init_params
-from reference_numpy.specs import (CNNSpec, Conv2D, LinearRegressionSpec, MLPSpec, Pool2D,
-                                   PolynomialRegressionSpec, RNNSpec, Seq2SeqSpec)
+from reference_numpy.specs import (
+    CNNSpec,
+    Conv2D,
+    LinearRegressionSpec,
+    MLPSpec,
+    PolynomialRegressionSpec,
+    Pool2D,
+    RNNSpec,
+    Seq2SeqSpec,
+)
 
 
 @dataclass(frozen=True)

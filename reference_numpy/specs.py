@@ -25,6 +25,13 @@ Names used in the layouts::
         gru  (z, r, n), reset_after=False: Wx (D, 3H)  Wh (H, 3H)  b (3H,)
         bidirectional: the same again with the suffix ``_reverse`` (time-reversed direction)
         head:              W_out (H or 2H, K)  b_out (K,)
+    MLP / CNN with ``batch_norm`` (regularization options, below): a hidden layer k (dense or
+    conv) has no bias -- BatchNorm subtracts the batch mean, so a bias before it is redundant
+    (its gradient is exactly 0 in training mode) -- and a scale and shift instead:
+        Wk (in, out) or (F, C, KH, KW)   gammak (out,) or (F,)   betak (out,) or (F,)
+    and non-trainable *buffers* (``buffer_shapes``): running_meank, running_vark, same shape.
+    The output layer keeps its bias. E.g. MLP (D -> H1 -> H2 -> K) with batch_norm:
+        W1 (D, H1) gamma1 (H1,) beta1 (H1,)  W2 (H1, H2) gamma2 beta2  W3 (H2, K) b3 (K,)
 
 Every spec also says what its input looks like (``input_shape``, without the
 batch axis; ``None`` = any length), what its output looks like
@@ -101,11 +108,157 @@ def _check_loss_head(loss: str, output: str, out_features: int | None = None) ->
                          f"in this suite, got loss={loss!r}")
 
 
+# -- regularization options (MLPSpec, CNNSpec) ----------------------------------------
+
+def _number(name: str, value, low: float, high: float, *, low_open: bool, high_open: bool, what: str) -> None:
+    ok = (not isinstance(value, bool) and isinstance(value, float | int) and not math.isnan(value)
+          and (low < value if low_open else low <= value) and (value < high if high_open else value <= high))
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
 @dataclass(frozen=True)
-class MLPSpec:
+class BatchNorm:
+    """Batch normalization after each hidden affine / conv layer and before its activation (the
+    notes' Affine -> BatchNorm -> ReLU), with every convention in which torch's ``nn.BatchNorm1d/2d``
+    and Keras's ``BatchNormalization`` differ as an explicit field (equations in
+    ``reference_numpy/regularization.py``):
+
+    * ``momentum``: the weight of the NEW batch in the running averages -- torch's meaning::
+
+          running = (1 - momentum) * running + momentum * batch statistic
+
+      Keras's ``BatchNormalization(momentum=k)`` is the weight of the OLD average: ``k = 1 - momentum``.
+      torch's default 0.1; Keras's default 0.99 is ``momentum = 1 - 0.99`` here. In (0, 1).
+    * ``eps``: added to the variance under the square root (torch 1e-5, Keras 1e-3). Positive.
+    * ``running_var``: how the batch variance enters the running variance. ``"unbiased"``: times
+      n / (n - 1), n the values per channel in the batch (N for a dense layer, N*H*W for a conv
+      layer) -- torch, no option; ``"biased"``: as it is -- Keras, no option. Training mode always
+      normalizes the batch with the biased variance, in both. A framework refuses to enter training
+      mode (``Adapter.train``) under the convention it does not run; inference never updates the
+      running variance, so every framework runs either there.
+
+    The defaults are torch's; ``BatchNorm.defaults("keras")`` gives Keras's.
+    """
+
+    momentum: float = 0.1
+    eps: float = 1e-5
+    running_var: str = "unbiased"
+
+    RUNNING_VAR: ClassVar[tuple] = ("unbiased", "biased")
+    #: Each framework's defaults (torch 2.13, Keras 3.15 signatures), in the canonical meaning.
+    DEFAULTS: ClassVar[dict] = {"torch": {"momentum": 0.1, "eps": 1e-5, "running_var": "unbiased"},
+                                "keras": {"momentum": 1 - 0.99, "eps": 1e-3, "running_var": "biased"}}
+
+    def __post_init__(self):
+        _python_scalars(self)
+        _number("BatchNorm momentum", self.momentum, 0, 1, low_open=True, high_open=True,
+                what="a number in (0, 1): the weight of the new batch in the running averages (torch's "
+                     "meaning; Keras's momentum k is 1 - momentum)")
+        _number("BatchNorm eps", self.eps, 0, math.inf, low_open=True, high_open=True,
+                what="a positive finite number (added to the variance under the square root)")
+        _choice("BatchNorm running_var", self.running_var, self.RUNNING_VAR)
+
+    @classmethod
+    def defaults(cls, framework: str, **overrides) -> BatchNorm:
+        """``framework``'s (``"torch"`` or ``"keras"``) defaults and convention; ``overrides`` replace fields."""
+        if framework not in cls.DEFAULTS:
+            raise ValueError(f"unknown framework {framework!r}; expected torch or keras")
+        return cls(**{**cls.DEFAULTS[framework], **overrides})
+
+
+def _check_regularization(spec, where: str) -> None:
+    """The options ``batch_norm``, ``dropout``, ``l1``, ``l2`` of an MLP / CNN spec; ``where`` names
+    the layers they act on, for the error when there are none."""
+    if spec.batch_norm is not None and not isinstance(spec.batch_norm, BatchNorm):
+        raise ValueError(f"batch_norm must be None or a BatchNorm(momentum, eps, running_var), got {spec.batch_norm!r}")
+    _number("dropout", spec.dropout, 0, 1, low_open=False, high_open=True,
+            what="a rate in [0, 1): the probability of dropping a unit (1 would drop every unit)")
+    for name in ("l1", "l2"):
+        _number(name, getattr(spec, name), 0, math.inf, low_open=False, high_open=True,
+                what="a non-negative finite number (the penalty's lambda)")
+    if spec.batch_norm is not None and not spec.norm_layers():
+        raise ValueError(f"batch_norm normalizes {where}; this {type(spec).__name__} has none")
+    if spec.dropout and not spec.dropout_layers():
+        raise ValueError(f"dropout acts after each hidden dense activation; this {type(spec).__name__} has "
+                         "no hidden dense layer (hidden=())")
+
+
+class Regularization:
+    """What ``MLPSpec`` and ``CNNSpec`` share about their regularization options (fields
+    ``batch_norm``, ``dropout``, ``l1``, ``l2``; defaults off). A subclass says which layers there
+    are: ``_hidden_layers()`` -> ``[(k, kind, units)]`` for every layer followed by an activation
+    (``kind`` "dense" or "conv"; ``k`` the number in its parameter names ``Wk``).
+
+    * ``batch_norm``: a ``BatchNorm`` after every such layer, before its activation;
+    * ``dropout``: inverted dropout with this rate after every hidden *dense* activation (the
+      CNN's head; not after conv layers), named ``dropoutk``;
+    * ``l1``, ``l2``: the penalty ``sum_k l1 * sum|Wk| + l2 / 2 * sum Wk**2`` over every weight
+      matrix / filter ``Wk`` of the model (the output layer's included, as the book's
+      ``MultiLayerNet.loss``), never a bias, gamma or beta -- the notes' lasso and ridge
+      (``ridge`` adds ``rate * param`` to the gradient: the gradient of ``rate / 2 * ||W||^2``).
+    """
+
+    def _hidden_layers(self) -> list[tuple[str, str, int]]:
+        raise NotImplementedError
+
+    @property
+    def regularized(self) -> bool:
+        """Whether any regularization option is on."""
+        return self.batch_norm is not None or bool(self.dropout) or bool(self.l1) or bool(self.l2)
+
+    def norm_layers(self) -> dict[str, int]:
+        """``k -> units`` of the layers a batch norm follows (every hidden dense and conv layer)."""
+        return {k: units for k, _, units in self._hidden_layers()}
+
+    def dropout_layers(self) -> dict[str, int]:
+        """``k -> units`` of the hidden dense layers (where dropout acts when ``dropout > 0``)."""
+        return {k: units for k, kind, units in self._hidden_layers() if kind == "dense"}
+
+    def has_bias(self, k: str) -> bool:
+        """Whether layer k has a bias ``bk`` (not when a batch norm follows it)."""
+        return self.batch_norm is None or k not in self.norm_layers()
+
+    def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The non-trainable buffers: ``running_meank``, ``running_vark`` (units,) per batch norm."""
+        if self.batch_norm is None:
+            return {}
+        return {f"{stat}{k}": (units,) for k, units in self.norm_layers().items()
+                for stat in ("running_mean", "running_var")}
+
+    def buffer_conventions(self) -> dict[str, tuple[str, str]]:
+        """Buffers whose training-mode update follows a convention a framework may not run:
+        ``running_vark -> ("running_var", self.batch_norm.running_var)`` (``BatchNorm`` field, value)."""
+        if self.batch_norm is None:
+            return {}
+        return {f"running_var{k}": ("running_var", self.batch_norm.running_var) for k in self.norm_layers()}
+
+    def dropout_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each dropout layer's mask shape per example: ``dropoutk -> (units,)``; the mask of a
+        batch is ``(N, units)`` (empty without dropout)."""
+        if not self.dropout:
+            return {}
+        return {f"dropout{k}": (units,) for k, units in self.dropout_layers().items()}
+
+    def penalized(self) -> tuple[str, ...]:
+        """The parameters the L1 / L2 penalty covers: every ``Wk`` (empty when l1 = l2 = 0)."""
+        if not (self.l1 or self.l2):
+            return ()
+        return tuple(n for n in self.param_shapes() if n.startswith("W"))
+
+    def _layer_shapes(self, k: str, weight: tuple[int, ...], units: int) -> dict[str, tuple[int, ...]]:
+        """``Wk`` and either ``bk`` or ``gammak``, ``betak``."""
+        if self.has_bias(k):
+            return {f"W{k}": weight, f"b{k}": (units,)}
+        return {f"W{k}": weight, f"gamma{k}": (units,), f"beta{k}": (units,)}
+
+
+@dataclass(frozen=True)
+class MLPSpec(Regularization):
     """A fully connected network: ``in_features -> hidden... -> out_features``.
 
-    Every hidden layer uses ``activation``; the last layer uses ``output``.
+    Every hidden layer uses ``activation``; the last layer uses ``output``. Regularization
+    options (``Regularization``; defaults off): ``batch_norm``, ``dropout``, ``l1``, ``l2``.
     """
 
     in_features: int
@@ -114,6 +267,10 @@ class MLPSpec:
     activation: str = "relu"
     output: str = "softmax"
     loss: str = "softmax_cross_entropy"
+    batch_norm: BatchNorm | None = None
+    dropout: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
 
     family = "mlp"
     model = "MLP"                 # the class name in reference_numpy, impl_torch and impl_tf
@@ -129,6 +286,7 @@ class MLPSpec:
         _choice("activation", self.activation, HIDDEN_ACTIVATIONS)
         _choice("output activation", self.output, OUTPUT_ACTIVATIONS)
         _check_loss_head(self.loss, self.output, self.out_features)
+        _check_regularization(self, "the hidden layers")
 
     input_axes = ("N", "D")
 
@@ -142,6 +300,9 @@ class MLPSpec:
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}
 
+    def _hidden_layers(self) -> list[tuple[str, str, int]]:
+        return [(str(l), "dense", h) for l, h in enumerate(self.hidden, start=1)]
+
     @property
     def sizes(self) -> tuple[int, ...]:
         return (self.in_features, *self.hidden, self.out_features)
@@ -153,8 +314,7 @@ class MLPSpec:
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {}
         for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]), start=1):
-            shapes[f"W{i}"] = (n_in, n_out)
-            shapes[f"b{i}"] = (n_out,)
+            shapes.update(self._layer_shapes(str(i), (n_in, n_out), n_out))
         return shapes
 
 
@@ -357,13 +517,15 @@ class Pool2D:
 
 
 @dataclass(frozen=True)
-class CNNSpec:
+class CNNSpec(Regularization):
     """Conv / pooling layers on an NCHW image, then Flatten and a dense head.
 
     ``layers`` is a tuple of ``Conv2D`` and ``Pool2D``; the head has hidden sizes
     ``hidden`` (with ``activation``) and ``out_features`` outputs (with ``output``).
     The notes' simple conv net is ``(Conv2D(30, 5), Pool2D("max", 2))``, hidden
-    ``(100,)`` -- conv-relu-pool-affine-relu-affine-softmax.
+    ``(100,)`` -- conv-relu-pool-affine-relu-affine-softmax. Regularization options
+    (``Regularization``; defaults off): ``batch_norm`` (after every conv layer, per channel, and
+    every hidden dense layer), ``dropout`` (after every hidden dense activation), ``l1``, ``l2``.
     """
 
     in_channels: int
@@ -375,6 +537,10 @@ class CNNSpec:
     activation: str = "relu"
     output: str = "softmax"
     loss: str = "softmax_cross_entropy"
+    batch_norm: BatchNorm | None = None
+    dropout: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
 
     family = "cnn"
     model = "CNN"
@@ -397,6 +563,7 @@ class CNNSpec:
         _choice("output activation", self.output, OUTPUT_ACTIVATIONS)
         _check_loss_head(self.loss, self.output, self.out_features)
         self.feature_shapes()          # raises if a kernel, stride or pad does not fit
+        _check_regularization(self, "the conv layers and the hidden dense layers")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -438,17 +605,22 @@ class CNNSpec:
             out.append(("dense", str(n), j))
         return out
 
+    def _hidden_layers(self) -> list[tuple[str, str, int]]:
+        last = len(self.hidden)                                   # the output layer's dense index
+        return [(k, kind, self.layers[i].filters if kind == "conv" else self.dense_sizes[i + 1])
+                for kind, k, i in self.param_names() if kind == "conv" or i < last]
+
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {}
         channels = [self.in_channels] + [s[0] for s in self.feature_shapes()]
         for kind, k, i in self.param_names():
             if kind == "conv":
                 layer = self.layers[i]
-                shapes[f"W{k}"] = (layer.filters, channels[i], *layer.kernel_size)
-                shapes[f"b{k}"] = (layer.filters,)
+                shapes.update(self._layer_shapes(k, (layer.filters, channels[i], *layer.kernel_size),
+                                                 layer.filters))
             else:
-                shapes[f"W{k}"] = (self.dense_sizes[i], self.dense_sizes[i + 1])
-                shapes[f"b{k}"] = (self.dense_sizes[i + 1],)
+                shapes.update(self._layer_shapes(k, (self.dense_sizes[i], self.dense_sizes[i + 1]),
+                                                 self.dense_sizes[i + 1]))
         return shapes
 
 
@@ -891,11 +1063,10 @@ class OptimizerSpec:
         the two Adam bias-correction forms give the same update
         (``optimizers.convention_matters``). Conventions that cannot change the update then take
         torch's values; ``momentum_form`` is run by every framework."""
-        f32 = lambda v: float(np.float32(v))
         keras = cls.defaults(name, "keras")
-        values = {k: (f32(v) if isinstance(v, float) else v) for k, v in
+        values = {k: (float(np.float32(v)) if isinstance(v, float) else v) for k, v in
                   ((f.name, getattr(keras, f.name)) for f in fields(cls)[4:]) if v is not None}
-        values.update(lr=f32(keras.lr), float32_hyperparameters=False,
+        values.update(lr=float(np.float32(keras.lr)), float32_hyperparameters=False,
                       **{k: v for k, v in cls.TORCH_DEFAULTS["*"].items() if k in values and k not in
                          ("weight_decay", "weight_decay_mode", "float32_hyperparameters")})
         if "eps" in values:

@@ -1,7 +1,10 @@
 """The generic parity helper: run any case in any framework, compare any two frameworks.
 
 The parity tests and the report both use this module, so "what the tests
-assert" and "what the report shows" are the same numbers.
+assert" and "what the report shows" are the same numbers. Which quantities are
+compared follows from the spec (``expected_quantities``: every parameter, every
+recurrent state, both gradient kinds); a case whose results name fewer or other
+quantities fails.
 
 Error measures (normwise, never signed), for arrays ``a`` and ``b``::
 
@@ -39,7 +42,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -61,6 +64,8 @@ EPS_PER_STEP = {"float64": 0.0, "float32": 10.0}
 def tolerance(case, dtype: str) -> float:
     """The relative tolerance for one case in one dtype (module docstring)."""
     steps = case.seq_len or 1
+    if isinstance(steps, tuple):              # seq2seq (S, T): the encoder's steps, then the decoder's
+        steps = sum(steps)
     per_step = EPS_PER_STEP[dtype] * float(np.finfo(dtype).eps)
     return max(TOLERANCE[dtype], per_step * steps) if per_step else TOLERANCE[dtype]
 
@@ -85,7 +90,20 @@ def quantities(adapter, x, target, upstream, initial_state=None) -> dict[str, np
     which the cross-entropy-from-logits path skips). Recurrent models add
     ``final:<state>`` (the states after the last step) and, when an initial state is
     given, ``grad_state:<state>`` and ``vjp_state:<state>`` (its gradients).
+
+    A seq2seq model reads token ids ``x = src (N, S)`` and ``target = tgt (N, T)``: ``output`` is
+    the teacher-forced logits ``(N, T, V)``, ``attention`` its weights ``(N, T, S)`` (with
+    attention), and there is no input gradient (``grad_input`` / ``vjp_input``) for integer ids.
     """
+    if adapter.seq2seq:
+        out = {"output": adapter.forward(x, target=target)}
+        if adapter.spec.attention is not None:
+            out["attention"] = adapter.attention(x, target)
+        res = adapter.loss_and_grads(x, target)
+        out["loss"] = np.asarray(res.loss)
+        out.update({f"grad:{n}": g for n, g in res.grads.items()})
+        out.update({f"vjp:{n}": g for n, g in adapter.vjp(x, upstream, target=target).grads.items()})
+        return out
     out = {"output": adapter.forward(x, initial_state)}
     out.update({f"final:{n}": s for n, s in adapter.final_state(x, initial_state).items()})
     res = adapter.loss_and_grads(x, target, initial_state)
@@ -100,7 +118,37 @@ def quantities(adapter, x, target, upstream, initial_state=None) -> dict[str, np
     return out
 
 
-@lru_cache(maxsize=None)
+def expected_quantities(spec, given_state: bool) -> set[str]:
+    """The names ``quantities`` must yield for a model of ``spec`` -- no fewer, no others.
+    ``compare_case`` fails a case whose results name anything else, so a harness or adapter
+    that silently drops (or invents) a quantity cannot pass.
+
+    Everything follows from the spec; each attribute below has a default, so a new model
+    family declares what differs on its spec class instead of editing this function::
+
+        spec.param_shapes()         every parameter p:  grad:p, vjp:p                  (required)
+        spec.state_shapes()         every state s:      final:s, and with a given initial
+                                    state also grad_state:s, vjp_state:s     (default {}: none)
+        spec.differentiable_input   False for integer inputs (token ids): no grad_input,
+                                    vjp_input                                 (default True)
+        spec.extra_quantities       further compared quantities, e.g. ("attention",) for an
+                                    attention model                            (default ())
+
+    plus ``output`` and ``loss`` for every model. (A seq2seq spec with token inputs and
+    attention sets ``differentiable_input = False`` and ``extra_quantities = ("attention",)``.)
+    """
+    names = {"output", "loss"}
+    if getattr(spec, "differentiable_input", True):
+        names |= {"grad_input", "vjp_input"}
+    names |= {f"{kind}:{p}" for p in spec.param_shapes() for kind in ("grad", "vjp")}
+    states = spec.state_shapes() if hasattr(spec, "state_shapes") else {}
+    names |= {f"final:{s}" for s in states}
+    if given_state:
+        names |= {f"{kind}:{s}" for s in states for kind in ("grad_state", "vjp_state")}
+    return names | set(getattr(spec, "extra_quantities", ()))
+
+
+@cache
 def run_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
     """``quantities`` of one case in one framework (cached: each runs once per session)."""
     case = CASES_BY_NAME[case_name]
@@ -133,29 +181,52 @@ class Row:
         return asdict(self)
 
 
+def subnormal_floor(dtype: str) -> float:
+    """Absolute differences below this are not differences (module docstring): ``finfo.tiny``."""
+    return float(np.finfo(dtype).tiny)
+
+
+def _shape_or_missing(result: dict[str, np.ndarray], q: str) -> str:
+    return str(tuple(np.shape(result[q]))) if q in result else "(missing)"
+
+
 def compare_results(model: str, family: str, pair: tuple[str, str], dtype: str,
                     a: dict[str, np.ndarray], b: dict[str, np.ndarray],
-                    tolerance: float | None = None) -> list[Row]:
-    """One row per quantity; a quantity present in only one result is a failing row."""
+                    tolerance: float | None = None, expected: set[str] | None = None) -> list[Row]:
+    """One row per quantity; a quantity present in only one result is a failing row.
+
+    With ``expected`` (``expected_quantities(spec, given_state)``), a quantity missing from both
+    results is a failing row too, and so is one that either result has but ``expected`` lacks
+    (its shape column says "not expected for this spec")."""
     tol = TOLERANCE[dtype] if tolerance is None else tolerance
+    frameworks = "-".join(pair)
+    names = list(a) + [q for q in b if q not in a]
+    if expected is not None:
+        names += sorted(q for q in expected if q not in a and q not in b)
     rows = []
-    for q in list(a) + [q for q in b if q not in a]:
+    for q in names:
         if q not in a or q not in b or np.shape(a[q]) != np.shape(b[q]):
-            shape = f"{np.shape(a.get(q))} vs {np.shape(b.get(q))}"
-            rows.append(Row(model, family, "-".join(pair), dtype, q, shape, np.inf, np.inf, tol, False))
+            shape = f"{_shape_or_missing(a, q)} vs {_shape_or_missing(b, q)}"
+            rows.append(Row(model, family, frameworks, dtype, q, shape, np.inf, np.inf, tol, False))
+            continue
+        if expected is not None and q not in expected:
+            shape = f"{tuple(np.shape(a[q]))} not expected for this spec"
+            rows.append(Row(model, family, frameworks, dtype, q, shape, np.inf, np.inf, tol, False))
             continue
         abs_err, rel_err = relative_error(a[q], b[q])
-        subnormal = 0.0 < abs_err < float(np.finfo(dtype).tiny) and rel_err > tol
-        rows.append(Row(model, family, "-".join(pair), dtype, q, str(tuple(np.shape(a[q]))),
+        subnormal = 0.0 < abs_err < subnormal_floor(dtype) and rel_err > tol
+        rows.append(Row(model, family, frameworks, dtype, q, str(tuple(np.shape(a[q]))),
                         abs_err, rel_err, tol, bool(rel_err <= tol or subnormal), subnormal))
     return rows
 
 
 def compare_case(case_name: str, pair: tuple[str, str], dtype: str) -> list[Row]:
+    """Every quantity of one case, one framework pair, one dtype; the set of quantities must be
+    exactly ``expected_quantities`` of the case's spec (missing or extra ones are failing rows)."""
     case = CASES_BY_NAME[case_name]
     return compare_results(case.name, case.family, pair, dtype,
                            run_case(case_name, pair[0], dtype), run_case(case_name, pair[1], dtype),
-                           tolerance(case, dtype))
+                           tolerance(case, dtype), expected_quantities(case.spec, case.given_state))
 
 
 def assert_rows_pass(rows: list[Row]) -> None:
