@@ -1,26 +1,29 @@
-"""The adapter protocol (``reference_numpy/adapter.py``) for Keras 3 on TensorFlow.
+"""The adapter protocol (``reference_numpy/adapter.py``) for Keras 3, on whichever backend this
+process runs (TensorFlow unless ``KERAS_BACKEND`` says otherwise; see ``impl_tf/__init__.py``).
 
-Gradients come from ``tf.GradientTape``: of the loss for ``loss_and_grads``, of
-``sum(upstream * y)`` (``output_gradients=upstream``) for ``vjp``.
+The model is the same on every backend; gradients, vector-Jacobian products and optimizer steps
+come from the backend's engine (``impl_tf.engine()``: ``engine_tf.py`` -- ``tf.GradientTape``,
+``engine_jax.py`` -- ``jax.vjp`` of a stateless function, ``engine_torch.py`` -- torch autograd):
+of the loss for ``loss_and_grads``, of ``sum(upstream * y)`` for ``vjp``, each with respect to the
+input, the given initial states and every variable, in one backward pass.
 """
 
 from __future__ import annotations
 
 import importlib
 
-import impl_tf  # noqa: F401  (selects the TensorFlow backend before keras is imported)
 import keras
 import numpy as np
-import tensorflow as tf
 
-from impl_tf import weights
+import impl_tf  # (the package's __init__, which selects the backend, has run before this module)
+from impl_tf import optimizers, train, weights
 from reference_numpy.adapter import Adapter, Gradients
+from reference_numpy.initializers import init_buffers
 from reference_numpy.optimizers import CLIP_EPS
-
 
 #: ``spec.model`` -> the module defining that class (the same names and files as in reference_numpy).
 MODULES = {"MLP": "mlp", "LinearRegression": "regression", "PolynomialRegression": "regression",
-           "CNN": "cnn", "RecurrentNet": "recurrent"}
+           "CNN": "cnn", "RecurrentNet": "recurrent", "Seq2Seq": "seq2seq"}
 
 
 def model_class(spec):
@@ -29,48 +32,91 @@ def model_class(spec):
 
 
 class KerasAdapter(Adapter):
+    #: The library whose conventions the messages name (clip eps, float32 hyperparameters: the same
+    #: on every backend). The harness's framework names say the backend: keras-tf, keras-jax, keras-torch.
     framework = "keras"
     clip_eps = CLIP_EPS["keras"]
     hyperparameter_dtype = "float32"     # Keras keeps learning_rate etc. as float32 variables
+    optimizer_conventions = optimizers.CONVENTIONS
+    #: BatchNormalization updates moving_variance with the biased batch variance, no option (regularization.py)
+    batch_norm_conventions = {"running_var": ("biased",)}
+
+    @property
+    def loops(self) -> tuple[str, ...]:
+        """``fit`` (model.fit), ``compiled`` (a tf.function train step: TensorFlow only) and ``eager``
+        (``train_step``); see ``train.py``."""
+        return ("fit", "compiled", "eager") if keras.backend.backend() == "tensorflow" else ("fit", "eager")
+
+    @property
+    def backend(self) -> str:
+        """The Keras backend this adapter runs on: ``tensorflow``, ``jax`` or ``torch``."""
+        return self.engine.BACKEND
 
     def _build(self, params):
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError(f"impl_tf needs the TensorFlow backend, KERAS_BACKEND is {keras.backend.backend()!r}")
+        self.engine = impl_tf.engine()                      # fixed per process, like the backend
+        self.engine.check_dtype(self.dtype.name)
         self.model = model_class(self.spec)(self.spec, dtype=self.dtype.name)
-        weights.load_canonical(self.model, self.spec, params)
+        self.engine.build(self.model, self.spec, params)
         self.variables = weights.variables(self.model, self.spec)
+        weights.load_buffers(self.model, self.spec, init_buffers(self.spec, None, self.dtype))   # 0 and 1, as torch
 
-    @staticmethod
-    def _state(state):
-        return None if state is None else {n: tf.constant(a) for n, a in state.items()}
+    def _state(self, state):
+        return None if state is None else {n: self.engine.tensor(a) for n, a in state.items()}
 
     def _forward(self, x, initial_state):
-        return self.model(tf.constant(x), self._state(initial_state)).numpy()
+        return self.engine.evaluate(self.model, self.engine.tensor(x), self._state(initial_state))
 
     def _final_state(self, x, initial_state):
-        _, state = self.model.run(tf.constant(x), self._state(initial_state))
-        return {n: t.numpy() for n, t in state.items()}
+        return self.engine.evaluate(lambda x_t, s_t: self.model.run(x_t, s_t)[1], self.engine.tensor(x),
+                                    self._state(initial_state))
 
-    def _grads(self, tape, out, x_t, s_t, output_gradients=None):
-        states = list(s_t.values()) if s_t else []
-        gx, *rest = tape.gradient(out, [x_t, *states, *self.variables], output_gradients=output_gradients)
-        gs, gp = rest[:len(states)], rest[len(states):]
-        grad_state = {n: g.numpy() for n, g in zip(s_t or {}, gs)}
-        return gx.numpy(), weights.to_canonical(self.spec, self.model, gp, kind="grads"), grad_state
+    def _grads(self, fn, x, initial_state, upstream=None):
+        """``fn(x_t, s_t)`` (the loss or the output) and its gradients with respect to the input,
+        the given initial states and every variable (of ``sum(upstream * y)`` for an upstream)."""
+        s_t = self._state(initial_state)
+        names = list(s_t or {})
+
+        def of_inputs(x_t, *states):
+            return fn(x_t, None if s_t is None else dict(zip(names, states)))
+
+        y, (gx, *gs), gp = self.engine.gradients(of_inputs, [self.engine.tensor(x), *(s_t or {}).values()],
+                                                 self.variables, upstream)
+        return y, gx, weights.to_canonical(self.spec, self.model, gp, kind="grads"), dict(zip(names, gs))
 
     def _loss_and_grads(self, x, target, initial_state):
-        x_t, s_t = tf.constant(x), self._state(initial_state)
-        with tf.GradientTape() as tape:
-            tape.watch([x_t, *(s_t or {}).values()])
-            loss = self.model.objective(x_t, tf.constant(target), s_t)
-        return Gradients(float(loss), *self._grads(tape, loss, x_t, s_t))
+        d_t = self.engine.tensor(target)
+        loss, *grads = self._grads(lambda x_t, s_t: self.model.objective(x_t, d_t, s_t), x, initial_state)
+        return Gradients(float(loss), *grads)
 
     def _vjp(self, x, upstream, initial_state):
-        x_t, s_t = tf.constant(x), self._state(initial_state)
-        with tf.GradientTape() as tape:
-            tape.watch([x_t, *(s_t or {}).values()])
-            y = self.model(x_t, s_t)
-        return Gradients(None, *self._grads(tape, y, x_t, s_t, output_gradients=tf.constant(upstream)))
+        _, *grads = self._grads(self.model, x, initial_state, upstream)
+        return Gradients(None, *grads)
+
+    # -- seq2seq: token ids in (no input gradient), teacher-forced logits out -----------------
+    def _s2s_forward(self, src, tgt):
+        return self.engine.evaluate(self.model, self.engine.tensor(src), self.engine.tensor(tgt))
+
+    def _s2s_attention(self, src, tgt):
+        return self.engine.evaluate(lambda s, t: self.model.run(s, t)[1], self.engine.tensor(src),
+                                    self.engine.tensor(tgt))
+
+    def _s2s_grads(self, fn, upstream=None):
+        """``fn()`` and its gradients with respect to every variable (none for the int ids)."""
+        y, _, gp = self.engine.gradients(fn, [], self.variables, upstream)
+        return y, weights.to_canonical(self.spec, self.model, gp, kind="grads")
+
+    def _s2s_loss_and_grads(self, src, tgt):
+        s_t, t_t = self.engine.tensor(src), self.engine.tensor(tgt)
+        loss, grads = self._s2s_grads(lambda: self.model.objective(s_t, t_t))
+        return Gradients(float(loss), None, grads)
+
+    def _s2s_vjp(self, src, tgt, upstream):
+        s_t, t_t = self.engine.tensor(src), self.engine.tensor(tgt)
+        _, grads = self._s2s_grads(lambda: self.model(s_t, t_t), upstream)
+        return Gradients(None, None, grads)
+
+    def _s2s_generate(self, src, max_len):
+        return self.engine.evaluate(lambda s: self.model.generate(s, max_len), self.engine.tensor(src))
 
     def _get_params(self):
         return weights.read_canonical(self.model, self.spec)
@@ -78,19 +124,43 @@ class KerasAdapter(Adapter):
     def _param_count(self):
         return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
 
+    def _set_mode(self, training, masks):
+        # the model passes train_mode as training= to its BatchNormalization and Dropout layers
+        if hasattr(self.model, "set_dropout_masks"):
+            self.model.train_mode = training
+            self.model.set_dropout_masks(masks)
+
+    def _buffers(self):
+        return weights.read_buffers(self.model, self.spec)
+
+    def _set_buffers(self, buffers):
+        weights.load_buffers(self.model, self.spec, buffers)
+
     def _set_params(self, params):
         weights.load_canonical(self.model, self.spec, params)
 
     def _set_optimizer(self, optimizer):
-        # (clip_eps is checked in the base class: global_clipnorm scales by
-        # clip_norm * min(1 / norm, 1 / clip_norm), no eps.)
+        # (clip_eps and the conventions are checked in the base class: global_clipnorm scales by
+        # clip_norm * min(1 / norm, 1 / clip_norm), no eps; optimizers.CONVENTIONS lists the rest.)
         # Keras keeps learning_rate as a float32 variable, even for float64 models.
-        sgd = keras.optimizers.SGD(learning_rate=optimizer.lr, global_clipnorm=optimizer.clip_norm)
-        sgd.build(self.variables)
-        self.optimizer = sgd
+        keras_optimizer = optimizers.make(optimizer)
+        keras_optimizer.build(self.variables)
+        self.optimizer, self.compiled_step = keras_optimizer, None
+
+    def _optimizer_state(self):
+        return optimizers.state(self.optimizer, self._optimizer_spec, self.variables, self.model, self.spec)
+
+    def _fit(self, batches, loop, bar):
+        if loop == "fit":
+            return train.fit(self, batches, bar)
+        self.compiled_step = train.compiled_step(self) if loop == "compiled" else None
+        try:
+            return super()._fit(batches, loop, bar)
+        finally:
+            self.compiled_step = None
 
     def _train_step(self, x, target):
-        with tf.GradientTape() as tape:
-            loss = self.model.objective(tf.constant(x), tf.constant(target))
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.variables), self.variables))
-        return float(loss)
+        if getattr(self, "compiled_step", None) is not None:       # inside fit(loop="compiled")
+            return self.compiled_step(x, target)
+        inputs = [self.engine.tensor(x), self.engine.tensor(target)]
+        return self.engine.train_step(self.model.objective, inputs, self.variables, self.optimizer)

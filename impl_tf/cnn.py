@@ -15,7 +15,9 @@ canonical filters ``W (F, C, KH, KW)``, bias ``b (F,)``, pads
     x_p = zero-pad(x)                                       (N, C, H + pt + pb, W + pl + pr)
     u[n, f, i, j] = sum_{c, p, q} x_p[n, c, i*SH + p, j*SW + q] * W[f, c, p, q] + b[f]
                                                             (N, F, OH, OW)
-    z = g(u)                                                (N, F, OH, OW)  g = layers[i].activation
+    a = BN_k(u)                                             (N, F, OH, OW)  BatchNormalization over the
+                                                            channel axis, with spec.batch_norm (no bias then)
+    z = g(a)                                                (N, F, OH, OW)  g = layers[i].activation
 
 (the NumPy reference computes the sum as im2col: one ``(N*OH*OW, C*KH*KW) @ (C*KH*KW, F)``
 product). Pooling layer (``Pool2D``, no padding)::
@@ -28,7 +30,9 @@ order). Head, on the last feature map flattened in (C, H, W) order::
 
     z_0 = z.reshape(N, C*H*W)          (N, D)
     u_l = z_{l-1} @ W_l + b_l          (N, H_l)   keras Dense computes z @ kernel + bias
-    z_l = f(u_l)                       (N, H_l)   l = 1..L-1, f = spec.activation
+    a_l = BN_k(u_l)                    (N, H_l)   l = 1..L-1, BatchNormalization (with spec.batch_norm)
+    z_l = f(a_l)                       (N, H_l)   l = 1..L-1, f = spec.activation
+    z_l = drop_k(z_l)                  (N, H_l)   l = 1..L-1, Dropout (with spec.dropout)
     y   = f_out(u_L)                   (N, K)
 
 Keras specifics: ``Conv2D.kernel`` is HWIO ``(KH, KW, C, F)`` = the canonical ``W``
@@ -42,13 +46,17 @@ to match. Both conversions live in ``weights.py``, not here. Padding: "same" is 
 ``self.conv_layers[i]`` is the layer of ``spec.layers[i]`` (``Conv2D``, ``MaxPooling2D`` or
 ``AveragePooling2D``), ``self.dense_layers[l-1]`` the ``Dense`` of dense layer l. Layers are
 named by canonical parameter number (``conv1``, ``dense2``, ...) so variable paths read
-like the canonical names.
+like the canonical names. ``self.conv_norms[i]`` is the ``BatchNormalization`` after conv layer i
+(``None`` after a pool or without batch norm), ``self.dense_norms[l-1]`` and ``self.dropouts[l-1]``
+the batch norm and dropout of hidden dense layer l (empty lists when off); they are called with
+``training=self.train_mode``, and every Conv2D and Dense carries the spec's L1 / L2
+``kernel_regularizer`` (``regularization.py``).
 """
 
 import keras
 
 from impl_tf import activations
-from impl_tf.model import Model
+from impl_tf.regularization import MaskedDropout, RegularizedModel, batch_norm, kernel_regularizer
 from reference_numpy.model import no_initial_state
 from reference_numpy.specs import Conv2D
 
@@ -56,7 +64,7 @@ POOLS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
 NCHW_TO_NHWC = (0, 2, 3, 1)
 
 
-def conv_and_padding(layer, k, dtype):
+def conv_and_padding(layer, k, dtype, use_bias=True, kernel_regularizer=None):
     """``(padding layer, Conv2D)`` for the ``Conv2D`` spec ``layer`` with parameters ``W{k}``, ``b{k}``."""
     if isinstance(layer.padding, str):                                  # "valid" or "same": Keras's own
         padding, mode = keras.layers.Identity(dtype=dtype), layer.padding
@@ -65,19 +73,24 @@ def conv_and_padding(layer, k, dtype):
                                              dtype=dtype, name=f"pad{k}")
         mode = "valid"
     conv = keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=mode,
-                               data_format="channels_last", dtype=dtype, name=f"conv{k}")
+                               data_format="channels_last", use_bias=use_bias,
+                               kernel_regularizer=kernel_regularizer, dtype=dtype, name=f"conv{k}")
     return padding, conv
 
 
-class CNN(Model):
+class CNN(RegularizedModel):
     def __init__(self, spec, dtype="float64"):
         super().__init__(spec, dtype=dtype)
         number = {i: k for kind, k, i in spec.param_names() if kind == "conv"}   # layers[i] -> k
-        self.paddings, self.conv_layers, self.conv_activations = [], [], []
+        regularizer = kernel_regularizer(spec)
+        self.paddings, self.conv_layers, self.conv_activations, self.conv_norms = [], [], [], []
         for i, layer in enumerate(spec.layers):
+            norm = None
             if isinstance(layer, Conv2D):
-                padding, module = conv_and_padding(layer, number[i], dtype)
+                padding, module = conv_and_padding(layer, number[i], dtype, spec.has_bias(number[i]), regularizer)
                 self.conv_activations.append(activations.get(layer.activation))
+                if spec.batch_norm:
+                    norm = batch_norm(spec, dtype, f"bn{number[i]}", layer.filters, "conv")
             else:
                 padding = keras.layers.Identity(dtype=dtype)
                 module = POOLS[layer.kind](layer.pool_size, strides=layer.strides, padding="valid",
@@ -85,17 +98,25 @@ class CNN(Model):
                 self.conv_activations.append(None)
             self.paddings.append(padding)
             self.conv_layers.append(module)
+            self.conv_norms.append(norm)
         self.flatten = keras.layers.Flatten(data_format="channels_last", dtype=dtype)
         dense_numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]
-        self.dense_layers = [keras.layers.Dense(n_out, dtype=dtype, name=f"dense{k}")
+        self.dense_layers = [keras.layers.Dense(n_out, use_bias=spec.has_bias(k), kernel_regularizer=regularizer,
+                                                dtype=dtype, name=f"dense{k}")
                              for k, n_out in zip(dense_numbers, spec.dense_sizes[1:])]
+        hidden = list(zip(dense_numbers, spec.hidden))                       # (k, H_l) of the hidden layers
+        self.dense_norms = [batch_norm(spec, dtype, f"bn{k}", h, "dense") for k, h in hidden if spec.batch_norm]
+        self.dropouts = [MaskedDropout(spec.dropout, f"dropout{k}", dtype=dtype, name=f"dropout{k}")
+                         for k, _ in hidden if spec.dropout]
         self.activation = activations.get(spec.activation)
 
     def logits(self, x, initial_state=None):
         no_initial_state(self.spec, initial_state)
         z = keras.ops.transpose(x, NCHW_TO_NHWC)            # (N, H, W, C): the one layout conversion
-        for pad, layer, g in zip(self.paddings, self.conv_layers, self.conv_activations):
+        for pad, layer, norm, g in zip(self.paddings, self.conv_layers, self.conv_norms, self.conv_activations):
             z = layer(pad(z))                               # conv: u (N, OH, OW, F); pool: (N, OH, OW, C)
+            if norm is not None:
+                z = norm(z, training=self.train_mode)       # (N, OH, OW, F), per channel (the last axis)
             if g is not None:
                 z = g(z)                                    # (N, OH, OW, F)
         z = self.flatten(z)                                 # (N, D), (H, W, C) order
@@ -103,5 +124,8 @@ class CNN(Model):
         for l, layer in enumerate(self.dense_layers, start=1):
             u = layer(z)                                    # (N, H_l)
             if l < L:
-                z = self.activation(u)                      # (N, H_l)
+                a = self.dense_norms[l - 1](u, training=self.train_mode) if self.dense_norms else u   # (N, H_l)
+                z = self.activation(a)                      # (N, H_l)
+                if self.dropouts:
+                    z = self.dropouts[l - 1](z, training=self.train_mode)                    # (N, H_l)
         return u                                            # (N, K)

@@ -14,6 +14,8 @@ computes ``x @ kernel + bias`` -- the canonical layout itself, so no transform.
     dense Wk                                   W.reshape(C, H, W, out).transpose(1, 2, 0, 3)
                                                .reshape(-1, out); back: the inverse permutation
     other CNN   .kernel / .bias                none
+    gammak      BatchNormalization .gamma      none      (batch norm: see "batch norm" below;
+    betak       BatchNormalization .beta                  running statistics are buffers)
 
 The CNN's first Dense row permutation is the porting pitfall: the canonical (and torch)
 model flattens the NCHW feature map in (C, H, W) order, Keras flattens its NHWC map in
@@ -70,8 +72,7 @@ def param_map(model, spec) -> list[Link]:
     if isinstance(spec, Seq2SeqSpec):
         return seq2seq_links(model, spec)
     if isinstance(spec, MLPSpec):
-        return [link for l, layer in enumerate(model.layers_, start=1)
-                for link in dense_links(f"W{l}", f"b{l}", layer)]
+        return mlp_links(model, spec)
     return dense_links("W", "b", model.dense)
 
 
@@ -235,21 +236,80 @@ def flatten_rows_from_keras(W: np.ndarray, chw: tuple[int, int, int]) -> np.ndar
 
 def cnn_links(model, spec) -> list[Link]:
     chw = spec.feature_shapes()[-1]
+    norms = norm_layers(model, spec)
     links = []
     for kind, k, i in spec.param_names():
         if kind == "conv":
             layer = model.conv_layers[i]
-            links += [Link((f"W{k}",), (layer.kernel,), lambda a: (a.transpose(OIHW_TO_HWIO),),
-                           lambda a: (a.transpose(HWIO_TO_OIHW),)),
-                      same(f"b{k}", layer.bias)]
+            links.append(Link((f"W{k}",), (layer.kernel,), lambda a: (a.transpose(OIHW_TO_HWIO),),
+                              lambda a: (a.transpose(HWIO_TO_OIHW),)))
         elif i == 0:                                                  # the dense layer after Flatten
             layer = model.dense_layers[0]
-            links += [Link((f"W{k}",), (layer.kernel,), lambda a: (flatten_rows_to_keras(a, chw),),
-                           lambda a: (flatten_rows_from_keras(a, chw),)),
-                      same(f"b{k}", layer.bias)]
+            links.append(Link((f"W{k}",), (layer.kernel,), lambda a: (flatten_rows_to_keras(a, chw),),
+                              lambda a: (flatten_rows_from_keras(a, chw),)))
         else:
-            links += dense_links(f"W{k}", f"b{k}", model.dense_layers[i])
+            layer = model.dense_layers[i]
+            links.append(same(f"W{k}", layer.kernel))
+        links += [same(f"b{k}", layer.bias)] if spec.has_bias(k) else norm_links(k, norms[k])
     return links
+
+
+# -- batch norm (MLP, CNN) -----------------------------------------------------------
+#
+# ``spec.batch_norm``: a hidden layer k has no bias (``Dense(use_bias=False)`` /
+# ``Conv2D(use_bias=False)``) and is followed by a ``BatchNormalization`` (named ``bn{k}``):
+#
+#   canonical                   Keras variable                     transform
+#   gammak, betak (C,)          bn.gamma, bn.beta                  none (trainable)
+#   running_meank (C,)          bn.moving_mean                     none (non-trainable; a buffer)
+#   running_vark (C,)           bn.moving_variance                 none (non-trainable; Keras updates it
+#                                                                  with the biased batch variance)
+#
+# The batch norm is ``model.norms[l-1]`` (MLP hidden layer l), ``model.conv_norms[i]`` (CNN conv
+# ``spec.layers[i]``; channels last, so its axis -1 is the canonical channel axis 1 of NCHW) or
+# ``model.dense_norms[j]`` (CNN hidden dense layer j). Nothing is permuted.
+
+
+def norm_layers(model, spec) -> dict:
+    """Layer number k -> the BatchNormalization after layer k (empty without batch norm)."""
+    if getattr(spec, "batch_norm", None) is None:
+        return {}
+    if isinstance(spec, MLPSpec):
+        return {str(l): norm for l, norm in enumerate(model.norms, start=1)}
+    last = len(spec.hidden)
+    return {k: model.conv_norms[i] if kind == "conv" else model.dense_norms[i]
+            for kind, k, i in spec.param_names() if kind == "conv" or i < last}
+
+
+def norm_links(k: str, norm) -> list[Link]:
+    return [same(f"gamma{k}", norm.gamma), same(f"beta{k}", norm.beta)]
+
+
+def mlp_links(model, spec) -> list[Link]:
+    norms = norm_layers(model, spec)
+    links = []
+    for l, layer in enumerate(model.layers_, start=1):
+        if spec.has_bias(str(l)):
+            links += dense_links(f"W{l}", f"b{l}", layer)
+        else:
+            links += [same(f"W{l}", layer.kernel), *norm_links(str(l), norms[str(l)])]
+    return links
+
+
+def buffer_variables(model, spec) -> dict:
+    """Canonical buffer name -> the Keras (non-trainable) variable holding it."""
+    return {f"{stat}{k}": getattr(norm, attr) for k, norm in norm_layers(model, spec).items()
+            for stat, attr in (("running_mean", "moving_mean"), ("running_var", "moving_variance"))}
+
+
+def load_buffers(model, spec, buffers: dict[str, np.ndarray]) -> None:
+    build(model, spec)
+    for name, variable in buffer_variables(model, spec).items():
+        variable.assign(buffers[name])
+
+
+def read_buffers(model, spec) -> dict[str, np.ndarray]:
+    return {name: np.array(variable.numpy()) for name, variable in buffer_variables(model, spec).items()}
 
 
 # -- seq2seq -----------------------------------------------------------------------

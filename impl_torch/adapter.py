@@ -33,11 +33,14 @@ class TorchAdapter(Adapter):
     clip_eps = CLIP_EPS["torch"]
     optimizer_conventions = optimizers.CONVENTIONS
     loops = ("torch",)               # zero_grad / backward / clip_grad_norm_ / step (_train_step)
+    #: nn.BatchNorm updates running_var with the unbiased batch variance, no option (regularization.py)
+    batch_norm_conventions = {"running_var": ("unbiased",)}
 
     def _build(self, params):
         self.model = model_class(self.spec)(self.spec, dtype=TORCH_DTYPES[self.dtype.name])
         weights.load_canonical(self.model, self.spec, params)
         self.names = [name for name, _ in self.model.named_parameters()]
+        self.model.eval()            # an nn.Module starts in training mode; the adapter in inference (Adapter.train)
 
     def _tensor(self, a: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
         # a copy; int64 labels stay int64 (torch.long). torch cannot wrap a NumPy view with a
@@ -108,6 +111,17 @@ class TorchAdapter(Adapter):
 
     def _param_count(self):
         return sum(p.numel() for p in self.model.parameters())
+
+    def _set_mode(self, training, masks):
+        self.model.train(training)                          # nn.BatchNorm / nn.Dropout follow module.training
+        if hasattr(self.model, "set_dropout_masks"):
+            self.model.set_dropout_masks(None if masks is None else {n: torch.from_numpy(m) for n, m in masks.items()})
+
+    def _buffers(self):
+        return weights.read_buffers(self.model, self.spec)
+
+    def _set_buffers(self, buffers):
+        weights.load_buffers(self.model, self.spec, buffers)
 
     def _set_params(self, params):
         weights.load_canonical(self.model, self.spec, params)

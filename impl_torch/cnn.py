@@ -11,7 +11,9 @@ bias ``b (F,)``, pads ``((pt, pb), (pl, pr)) = spec.layers[i].pads(H, W)``)::
     x_p = zero-pad(x)                                       (N, C, H + pt + pb, W + pl + pr)
     u[n, f, i, j] = sum_{c, p, q} x_p[n, c, i*SH + p, j*SW + q] * W[f, c, p, q] + b[f]
                                                             (N, F, OH, OW)
-    z = g(u)                                                (N, F, OH, OW)  g = layers[i].activation
+    a = BN_k(u)                                             (N, F, OH, OW)  nn.BatchNorm2d, with
+                                                            spec.batch_norm (the conv has no bias then)
+    z = g(a)                                                (N, F, OH, OW)  g = layers[i].activation
 
 (the NumPy reference computes the sum as im2col: one ``(N*OH*OW, C*KH*KW) @ (C*KH*KW, F)``
 product). Pooling layer (``Pool2D``, no padding)::
@@ -24,7 +26,9 @@ order). Head, on the last feature map flattened in (C, H, W) order::
 
     z_0 = z.reshape(N, C*H*W)          (N, D)
     u_l = z_{l-1} @ W_l + b_l          (N, H_l)   nn.Linear computes z @ weight.T + bias
-    z_l = f(u_l)                       (N, H_l)   l = 1..L-1, f = spec.activation
+    a_l = BN_k(u_l)                    (N, H_l)   l = 1..L-1, nn.BatchNorm1d (with spec.batch_norm)
+    z_l = f(a_l)                       (N, H_l)   l = 1..L-1, f = spec.activation
+    z_l = drop_k(z_l)                  (N, H_l)   l = 1..L-1, nn.Dropout (with spec.dropout)
     y   = f_out(u_L)                   (N, K)
 
 torch specifics: ``nn.Conv2d.weight`` is OIHW = the canonical ``W`` as it is, and
@@ -37,60 +41,77 @@ asymmetric ones into an ``nn.ZeroPad2d`` before a padding-0 conv (``self.padding
 ``nn.Identity`` when there is none).
 
 ``self.conv_layers[i]`` is the module of ``spec.layers[i]`` (``nn.Conv2d``, ``nn.MaxPool2d``
-or ``nn.AvgPool2d``), ``self.dense_layers[l-1]`` the ``nn.Linear`` of dense layer l.
+or ``nn.AvgPool2d``), ``self.dense_layers[l-1]`` the ``nn.Linear`` of dense layer l;
+``self.conv_norms[i]`` the ``nn.BatchNorm2d`` after conv layer i (``nn.Identity`` after a pool or
+without batch norm), ``self.dense_norms[l-1]`` and ``self.dropouts[l-1]`` the batch norm and
+dropout of hidden dense layer l (empty lists when off; ``regularization.py``).
 """
 
 import torch
 import torch.nn as nn
 
 from impl_torch import activations
-from impl_torch.model import Model
+from impl_torch.regularization import MaskedDropout, RegularizedModel, batch_norm
 from reference_numpy.model import no_initial_state
 from reference_numpy.specs import Conv2D
 
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
-def conv_and_padding(layer, in_shape, dtype):
+def conv_and_padding(layer, in_shape, dtype, bias=True):
     """``(padding module, nn.Conv2d)`` for a ``Conv2D`` on an input of shape ``(C, H, W)``."""
     c, h, w = in_shape
     (pt, pb), (pl, pr) = layer.pads(h, w)
     symmetric = pt == pb and pl == pr
     conv = nn.Conv2d(c, layer.filters, layer.kernel_size, stride=layer.strides,
-                     padding=(pt, pl) if symmetric else 0, dtype=dtype)
+                     padding=(pt, pl) if symmetric else 0, bias=bias, dtype=dtype)
     return (nn.Identity() if symmetric else nn.ZeroPad2d((pl, pr, pt, pb))), conv
 
 
-class CNN(Model):
+class CNN(RegularizedModel):
     def __init__(self, spec, dtype=None):
         super().__init__(spec)
         in_shapes = [spec.input_shape, *spec.feature_shapes()[:-1]]          # (C, H, W) into each layer
+        number = {i: k for kind, k, i in spec.param_names() if kind == "conv"}   # layers[i] -> k
         self.paddings, self.conv_layers, self.conv_activations = nn.ModuleList(), nn.ModuleList(), []
-        for layer, in_shape in zip(spec.layers, in_shapes):
+        self.conv_norms = nn.ModuleList()
+        for i, (layer, in_shape) in enumerate(zip(spec.layers, in_shapes)):
+            norm = nn.Identity()
             if isinstance(layer, Conv2D):
-                padding, module = conv_and_padding(layer, in_shape, dtype)
+                padding, module = conv_and_padding(layer, in_shape, dtype, bias=spec.has_bias(number[i]))
                 self.conv_activations.append(activations.get(layer.activation))
+                if spec.batch_norm:
+                    norm = batch_norm(spec, "conv", layer.filters, dtype)
             else:
                 padding, module = nn.Identity(), POOLS[layer.kind](layer.pool_size, stride=layer.strides)
                 self.conv_activations.append(None)
             self.paddings.append(padding)
             self.conv_layers.append(module)
+            self.conv_norms.append(norm)
         sizes = spec.dense_sizes
+        dense_numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]
         self.dense_layers = nn.ModuleList(
-            nn.Linear(n_in, n_out, dtype=dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+            nn.Linear(n_in, n_out, bias=spec.has_bias(k), dtype=dtype)
+            for k, n_in, n_out in zip(dense_numbers, sizes[:-1], sizes[1:]))
+        hidden = list(zip(dense_numbers, spec.hidden))                       # (k, H_l) of the hidden layers
+        self.dense_norms = nn.ModuleList(batch_norm(spec, "dense", h, dtype) for _, h in hidden if spec.batch_norm)
+        self.dropouts = nn.ModuleList(MaskedDropout(spec.dropout, f"dropout{k}") for k, _ in hidden if spec.dropout)
         self.activation = activations.get(spec.activation)
 
     def logits(self, x, initial_state=None):
         no_initial_state(self.spec, initial_state)
         z = x                                               # (N, C, H, W)
-        for pad, layer, g in zip(self.paddings, self.conv_layers, self.conv_activations):
+        for pad, layer, norm, g in zip(self.paddings, self.conv_layers, self.conv_norms, self.conv_activations):
             z = layer(pad(z))                               # conv: u (N, F, OH, OW); pool: (N, C, OH, OW)
             if g is not None:
-                z = g(z)                                    # (N, F, OH, OW)
+                z = g(norm(z))                              # (N, F, OH, OW)
         z = torch.flatten(z, 1)                             # (N, D), (C, H, W) order
         L = len(self.dense_layers)
         for l, layer in enumerate(self.dense_layers, start=1):
             u = layer(z)                                    # (N, H_l)
             if l < L:
-                z = self.activation(u)                      # (N, H_l)
+                a = self.dense_norms[l - 1](u) if self.dense_norms else u   # (N, H_l)
+                z = self.activation(a)                      # (N, H_l)
+                if self.dropouts:
+                    z = self.dropouts[l - 1](z)             # (N, H_l)
         return u                                            # (N, K)

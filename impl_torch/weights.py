@@ -12,6 +12,8 @@ way in and on the way out; biases are copied as they are.
     Wk, bk      dense_layers.{j}.weight  W.T / b          (CNN head: torch.flatten of NCHW is the
                                                        canonical (C, H, W) order, so the first
                                                        dense W needs no row permutation)
+    gammak      (...norms...).weight     gamma / beta     (batch norm: see "batch norm" below;
+    betak       (...norms...).bias                         running statistics are buffers)
     (recurrent nets and seq2seq: see their sections below)
 
 Each mapping is a ``Link`` between a group of canonical arrays and a group of
@@ -68,8 +70,7 @@ def param_map(spec) -> list[Link]:
     if isinstance(spec, Seq2SeqSpec):
         return seq2seq_links(spec)
     if isinstance(spec, MLPSpec):
-        return [link for l in range(1, spec.n_layers + 1)
-                for link in dense_links(f"W{l}", f"b{l}", f"layers.{l - 1}")]
+        return mlp_links(spec)
     return dense_links("W", "b", "dense")
 
 
@@ -201,10 +202,71 @@ def cnn_links(spec) -> list[Link]:
     links = []
     for kind, k, i in spec.param_names():
         if kind == "conv":
-            links += [same(f"W{k}", f"conv_layers.{i}.weight"), same(f"b{k}", f"conv_layers.{i}.bias")]
-        else:
+            links.append(same(f"W{k}", f"conv_layers.{i}.weight"))
+            links += [same(f"b{k}", f"conv_layers.{i}.bias")] if spec.has_bias(k) else \
+                norm_links(k, f"conv_norms.{i}")
+        elif spec.has_bias(k):
             links += dense_links(f"W{k}", f"b{k}", f"dense_layers.{i}")
+        else:
+            links += [transposed(f"W{k}", f"dense_layers.{i}.weight"), *norm_links(k, f"dense_norms.{i}")]
     return links
+
+
+# -- batch norm (MLP, CNN) -----------------------------------------------------------
+#
+# ``spec.batch_norm``: a hidden layer k has no bias (``nn.Linear(bias=False)`` /
+# ``nn.Conv2d(bias=False)``) and is followed by ``nn.BatchNorm1d`` / ``nn.BatchNorm2d``:
+#
+#   canonical                   torch                                 transform
+#   gammak, betak (C,)          <norm>.weight, <norm>.bias            none (parameters)
+#   running_meank (C,)          <norm>.running_mean                   none (buffer)
+#   running_vark (C,)           <norm>.running_var                    none (buffer; torch updates it with
+#                                                                     the unbiased batch variance)
+#   --                          <norm>.num_batches_tracked            not mapped: counts training forwards,
+#                                                                     read only when momentum=None
+#
+# <norm> is ``norms.{l-1}`` (MLP hidden layer l), ``conv_norms.{i}`` (CNN conv ``spec.layers[i]``) or
+# ``dense_norms.{j}`` (CNN hidden dense layer j). A batch norm's channel axis is the canonical one
+# (features of (N, C), channels of NCHW), so nothing is permuted.
+
+
+def norm_links(k: str, norm: str) -> list[Link]:
+    return [same(f"gamma{k}", f"{norm}.weight"), same(f"beta{k}", f"{norm}.bias")]
+
+
+def mlp_links(spec) -> list[Link]:
+    links = []
+    for l in range(1, spec.n_layers + 1):
+        if spec.has_bias(str(l)):
+            links += dense_links(f"W{l}", f"b{l}", f"layers.{l - 1}")
+        else:
+            links += [transposed(f"W{l}", f"layers.{l - 1}.weight"), *norm_links(str(l), f"norms.{l - 1}")]
+    return links
+
+
+def buffer_map(spec) -> dict[str, str]:
+    """Canonical buffer name -> torch buffer name (empty without batch norm)."""
+    if not getattr(spec, "batch_norm", None):
+        return {}
+    if isinstance(spec, MLPSpec):
+        norms = {str(l): f"norms.{l - 1}" for l in range(1, spec.n_layers)}
+    else:
+        last = len(spec.hidden)
+        norms = {k: f"conv_norms.{i}" if kind == "conv" else f"dense_norms.{i}"
+                 for kind, k, i in spec.param_names() if kind == "conv" or i < last}
+    return {f"{stat}{k}": f"{norm}.{stat}" for k, norm in norms.items() for stat in ("running_mean", "running_var")}
+
+
+def load_buffers(model, spec, buffers: dict[str, np.ndarray]) -> None:
+    """Copy canonical running statistics into the module's buffers."""
+    with torch.no_grad():
+        for name, torch_name in buffer_map(spec).items():
+            model.get_buffer(torch_name).copy_(torch.from_numpy(np.ascontiguousarray(buffers[name])))
+
+
+def read_buffers(model, spec) -> dict[str, np.ndarray]:
+    return {name: model.get_buffer(torch_name).detach().cpu().numpy().copy()
+            for name, torch_name in buffer_map(spec).items()}
 
 
 # -- seq2seq -----------------------------------------------------------------------

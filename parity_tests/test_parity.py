@@ -1,6 +1,8 @@
-"""Parity of every model case: NumPy vs torch vs Keras, float64 and float32.
+"""Parity of every model case: NumPy vs torch vs Keras on TensorFlow, JAX and torch, float64 and float32.
 
-One generic test, parametrized over (case x framework pair x dtype). For each it
+One generic test, parametrized over (case x framework pair x dtype); the frameworks are
+``harness.FRAMEWORKS`` (``keras-jax`` and ``keras-torch`` are computed in worker processes,
+``reports/backends.py``, queued at the start of the session by ``conftest.py``). For each it
 compares the output, the loss, the loss gradients (input and every parameter)
 and the output's vector-Jacobian product for a random upstream gradient (input
 and every parameter), and for recurrent nets the final states and (with a given
@@ -39,7 +41,7 @@ def test_parity(case, pair, dtype):
     spec = CASES_BY_NAME[case].spec
     compared = [r.quantity for r in rows]
     assert len(compared) == len(set(compared)), f"a quantity was compared twice: {sorted(compared)}"
-    assert set(compared) == expected_quantities(spec, CASES_BY_NAME[case].given_state)
+    assert set(compared) == expected_quantities(spec, CASES_BY_NAME[case].given_state, pair)
     assert_rows_pass(rows)
 
 
@@ -128,9 +130,9 @@ def check_subnormal_floor(dtype: str) -> None:
     zero = {"q": np.zeros(2, dtype=dtype)}
     for flushed in ([tiny / 100, 0.0], [tiny / 100, 4 * tiny]):          # Keras's 0 for a subnormal
         got = {"q": np.array(flushed, dtype=dtype)}
-        (row,) = compare_results("m", "f", ("numpy", "keras"), dtype, got, {"q": got["q"] * [0, 1]})
+        (row,) = compare_results("m", "f", ("numpy", "keras-tf"), dtype, got, {"q": got["q"] * [0, 1]})
         assert row.passed and row.subnormal and row.max_rel_err > 1e-3, f"a flushed subnormal failed: {row.message()}"
-    (row,) = compare_results("m", "f", ("numpy", "keras"), dtype, {"q": np.array([tiny / 100, 2 * tiny])}, zero)
+    (row,) = compare_results("m", "f", ("numpy", "keras-tf"), dtype, {"q": np.array([tiny / 100, 2 * tiny])}, zero)
     assert not row.passed and not row.subnormal, f"a difference of 2 tiny passed by the floor: {row.message()}"
 
 

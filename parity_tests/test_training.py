@@ -11,6 +11,8 @@
   each framework's trajectory equals NumPy's with that framework's clip eps
   (torch ``clip_grad_norm_`` adds 1e-6 to the norm, Keras ``global_clipnorm`` 0); the
   other eps is a measurable difference, so the eps is a real convention, not noise.
+* The report's ``learn_tasks`` runs end to end (quick mode) and writes the documented columns;
+  its regression schedule reaches the closed form. (Accuracy is the report's, not the tests'.)
 """
 
 import numpy as np
@@ -20,7 +22,17 @@ from reference_numpy.cases import CASES_BY_NAME
 from reference_numpy.regression import closed_form
 from reference_numpy.specs import OptimizerSpec
 from reports.harness import assert_rows_pass, make_adapter
-from reports.training import REGRESSION_TASKS, regression_convergence, trajectory_rows
+from reports.training import (
+    LEARN_COLUMNS,
+    LEARN_TASKS,
+    QUICK_STEPS,
+    REGRESSION_TASKS,
+    learn_summary,
+    learn_task,
+    learn_tasks,
+    regression_convergence,
+    trajectory_rows,
+)
 
 
 @pytest.mark.slow
@@ -113,3 +125,41 @@ def test_clip_eps_the_framework_cannot_do_is_refused(framework, wrong):
     adapter = make_adapter(framework, case.spec, case.params())
     with pytest.raises(ValueError, match="clip_eps must be"):
         adapter.set_optimizer(OptimizerSpec("sgd", 0.125, clip_norm=CLIP, clip_eps=wrong))
+
+
+# -- tasks learned (the report's learn_tasks, quick mode) ---------------------------------------------
+
+def test_learn_tasks_runs_end_to_end_in_the_documented_format():
+    table = learn_tasks(quick=True, progress=False, tasks=("iris", "binary_addition_gru"))
+    assert tuple(table.columns) == LEARN_COLUMNS
+    assert set(table["framework"]) == {"numpy", "torch", "keras"}
+    assert set(table["family"]) == {"mlp", "gru"}
+    steps = table[table["metric"] == ""]
+    for (task, fw), part in steps.groupby(["task", "framework"]):
+        assert list(part["step"]) == list(range(1, QUICK_STEPS + 1)), (task, fw)
+        assert part["loss"].notna().all() and (part["split"] == "train").all()
+    assert set(table.loc[table["framework"] == "keras", "loop"]) == {"fit"}
+    final = table[table["metric"] != ""]
+    assert set(final["metric"]) == {"accuracy", "exact_sum_accuracy", "bit_accuracy"}
+    assert final["loss"].isna().all() and final["value"].between(0, 1).all() and final["passed"].isna().all()
+    # NumPy runs torch's optimizer defaults: the two loss curves are the same to rounding
+    by_fw = {fw: part["loss"].to_numpy() for fw, part in steps[steps["task"] == "iris"].groupby("framework")}
+    np.testing.assert_allclose(by_fw["numpy"], by_fw["torch"], rtol=1e-12)
+    summary = learn_summary(table)
+    assert {"numpy", "torch", "keras", "target", "passed"} <= set(summary.columns) and len(summary) == 3
+
+
+def test_learn_tasks_bad_task_name():
+    with pytest.raises(ValueError, match=r"unknown learn task\(s\) \['mnist'\]; expected some of iris, "):
+        learn_tasks(quick=True, progress=False, tasks=("mnist",))
+
+
+def test_heavy_ball_regression_reaches_the_closed_form_within_the_target():
+    """The full schedule of the report's regression tasks (NumPy only: milliseconds): the step count
+    from ``heavy_ball_settings`` brings the weights within 1e-3 of the closed form (measured 7e-7)."""
+    for name in ("linear_regression", "polynomial_regression"):
+        rows = learn_task(LEARN_TASKS[name], "numpy")
+        final = {r["metric"]: r for r in rows if r["metric"]}
+        assert final["rel_err_to_closed_form"]["value"] < 1e-5, name
+        assert final["rel_err_to_closed_form"]["passed"] is True
+        assert final["mse"]["value"] <= 1.01 * final["closed_form_mse"]["value"]

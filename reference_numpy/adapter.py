@@ -14,6 +14,16 @@ the parity tests and the reports talk only to this API::
     loss = adapter.train_step(x, target)           # one step; the loss before it
     losses = adapter.fit(batches, loop=None, progress=False)   # this framework's training loop
     state = adapter.optimizer_state()              # {slot: {param: array}}, canonical convention
+    adapter.train(dropout_masks=None)              # training mode: batch statistics, dropout on
+    adapter.eval()                                 # inference mode (the initial one)
+    b = adapter.buffers()                          # running statistics, canonical names (running_mean1, ...)
+    adapter.set_buffers(b)
+
+Training and inference mode (batch norm, dropout; ``Adapter.train``): an adapter starts in
+inference mode, where ``forward``, ``loss_and_grads``, ``vjp`` and ``train_step`` are deterministic
+and change no buffer; in training mode every forward normalizes with the batch statistics and
+updates the running statistics, and dropout drops units (the masks given to ``train``, else the
+framework's own random ones).
 
 Recurrent models take an optional ``initial_state`` on ``forward``,
 ``final_state``, ``loss_and_grads`` and ``vjp``: a dict keyed like
@@ -37,7 +47,7 @@ from typing import ClassVar
 import numpy as np
 from tqdm import tqdm
 
-from reference_numpy import validation
+from reference_numpy import regularization, validation
 from reference_numpy.optimizers import convention_matters, float32_fields
 from reference_numpy.specs import CNNSpec, LinearRegressionSpec, MLPSpec, OptimizerSpec, RNNSpec, Seq2SeqSpec
 
@@ -68,6 +78,11 @@ class Adapter:
     optimizer_conventions: ClassVar[dict] = {}
     #: The training loops ``fit`` offers; the first is the default.
     loops: ClassVar[tuple[str, ...]] = ("train_step",)
+    #: The batch-norm conventions this framework runs in training mode, by ``BatchNorm`` field
+    #: (a field not listed: any value). Its own convention first.
+    batch_norm_conventions: ClassVar[dict] = {"running_var": ("unbiased", "biased")}
+    _training: bool = False                     # the mode (``train`` / ``eval``): inference at first
+    _dropout_masks: dict | None = None          # the canonical masks of the training mode, if given
 
     def __init__(self, spec, params, dtype="float64"):
         if not isinstance(spec, SPECS):
@@ -166,6 +181,60 @@ class Adapter:
         """Trainable scalars as the framework counts them (torch's extra RNN biases
         make this differ from the canonical count)."""
         return int(self._param_count())
+
+    # -- training / inference mode and buffers (batch norm, dropout) -------------------------
+    @property
+    def training(self) -> bool:
+        """Whether the adapter is in training mode (``train``) rather than inference mode (``eval``)."""
+        return self._training
+
+    def check_batch_norm(self) -> None:
+        """Refuse, with one clear message, training mode under a batch-norm convention this framework
+        does not run (``batch_norm_conventions``; data-driven like ``check_optimizer``). Only training
+        mode updates the running statistics, so inference runs any convention."""
+        bn = getattr(self.spec, "batch_norm", None)
+        if bn is None:
+            return
+        for convention, allowed in self.batch_norm_conventions.items():
+            value = getattr(bn, convention)
+            if value not in allowed:
+                raise ValueError(f"{self.framework} cannot train a batch norm with {convention}={value!r} "
+                                 f"(it runs {' or '.join(map(repr, allowed))}): {BATCH_NORM_HINTS[convention]}")
+
+    def train(self, dropout_masks: dict[str, np.ndarray] | None = None) -> Adapter:
+        """Training mode, as torch's ``module.train()``: batch norm normalizes with the batch statistics
+        and updates its running statistics on every forward; dropout drops units. ``dropout_masks``: a
+        keep-mask for every dropout layer (``spec.dropout_shapes()``: ``dropoutk -> (N, units)`` bool
+        arrays, True = kept; the same masks for every forward until the next ``train`` / ``eval``), or
+        None for the framework's own random masks. Checked before anything changes. Returns self."""
+        self.check_batch_norm()
+        masks = regularization.check_dropout_masks(self.spec, dropout_masks)
+        self._set_mode(True, masks)
+        self._training, self._dropout_masks = True, masks
+        return self
+
+    def eval(self) -> Adapter:
+        """Inference mode, as torch's ``module.eval()``: batch norm normalizes with the running
+        statistics, dropout is the identity, no buffer changes. Returns self."""
+        self._set_mode(False, None)
+        self._training, self._dropout_masks = False, None
+        return self
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """The non-trainable buffers (``spec.buffer_shapes()``: ``running_meank``, ``running_vark``),
+        canonical names and layout, copies; ``{}`` for a model without any."""
+        if not getattr(self.spec, "buffer_shapes", dict)():
+            return {}
+        return self._buffers()
+
+    def set_buffers(self, buffers: dict[str, np.ndarray]) -> None:
+        """Write the running statistics (exactly ``spec.buffer_shapes()``, the model's dtype, finite,
+        variances >= 0) into the model."""
+        if not hasattr(self.spec, "buffer_shapes"):
+            raise ValueError(f"{type(self.spec).__name__} has no buffers")
+        buffers = regularization.check_buffers(self.spec, buffers, self.dtype)
+        if buffers:
+            self._set_buffers({n: a.copy() for n, a in buffers.items()})
 
     @property
     def optimizer_spec(self) -> OptimizerSpec | None:
@@ -283,7 +352,9 @@ class Adapter:
         if loop not in self.loops:
             raise ValueError(f"unknown training loop {loop!r} for {self.framework}; expected one of "
                              f"{', '.join(self.loops)}")
-        batches = list(batches)
+        batches = [(validation.check_input(self.spec, x, self.dtype), target) for x, target in batches]
+        batches = [(x, validation.check_target(self.spec, target, self.spec.output_shape(x.shape), self.dtype))
+                   for x, target in batches]                  # checked here: model.fit never sees train_step
         with tqdm(total=len(batches), desc=desc or f"{self.framework} {loop}", unit="step",
                   disable=not progress, leave=False, mininterval=0.5) as bar:
             return np.asarray(self._fit(batches, loop, bar), dtype=np.float64)
@@ -338,6 +409,16 @@ class Adapter:
     def _param_count(self) -> int:
         raise NotImplementedError
 
+    def _set_mode(self, training: bool, masks: dict[str, np.ndarray] | None) -> None:
+        """Put the model in training (``masks``: checked canonical dropout masks or None) or inference mode."""
+        raise NotImplementedError
+
+    def _buffers(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _set_buffers(self, buffers: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
     def _set_optimizer(self, optimizer: OptimizerSpec) -> None:
         raise NotImplementedError
 
@@ -350,8 +431,8 @@ class Adapter:
 
 #: Why a framework cannot run another convention (``Adapter.check_optimizer``).
 CONVENTION_HINTS = {
-    "eps_placement": "torch adds eps outside the square root, Keras inside; the two coincide only for eps <= finfo(dtype).tiny "
-                     "(OptimizerSpec.matched)",
+    "eps_placement": "torch adds eps outside the square root, Keras inside; the two coincide only for "
+                     "eps <= finfo(dtype).tiny (OptimizerSpec.matched)",
     "bias_correction": "torch divides m and v by 1 - beta^t, Keras folds both into the step size (= torch "
                        "with eps / sqrt(1 - beta2^t) for eps); the two coincide only for eps <= finfo(dtype).tiny "
                        "(OptimizerSpec.matched)",
@@ -362,6 +443,13 @@ CONVENTION_HINTS = {
                                "does not; the two coincide when those values are float32-exact "
                                "(OptimizerSpec.matched)",
     "dampening": "Keras's SGD has no dampening",
+}
+
+#: Why a framework cannot train a batch norm under another convention (``Adapter.check_batch_norm``).
+BATCH_NORM_HINTS = {
+    "running_var": "torch's BatchNorm updates the running variance with the unbiased batch variance "
+                   "(times n / (n - 1)), Keras's BatchNormalization with the biased one, neither with an "
+                   "option (inference uses the running variance as it is: any convention runs there)",
 }
 
 
@@ -399,6 +487,15 @@ class NumpyAdapter(Adapter):
 
     def _get_params(self):
         return {n: a.copy() for n, a in self.model.params.items()}
+
+    def _set_mode(self, training, masks):
+        self.model.training, self.model.dropout_masks = training, masks
+
+    def _buffers(self):
+        return {n: a.copy() for n, a in self.model.buffers.items()}
+
+    def _set_buffers(self, buffers):
+        self.model.buffers.update(buffers)
 
     def _set_params(self, params):
         for n, a in params.items():

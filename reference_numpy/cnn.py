@@ -17,7 +17,9 @@ im2col form are in ``conv.py``). Conv layer (``Conv2D``, parameters ``W (F, C, K
     x_p = zero-pad(x)                                       (N, C, H + pt + pb, W + pl + pr)
     u[n, f, i, j] = sum_{c, p, q} x_p[n, c, i*SH + p, j*SW + q] * W[f, c, p, q] + b[f]
                                                             (N, F, OH, OW)
-    z = g(u)                                                (N, F, OH, OW)  g = layers[i].activation
+    a = BN_k(u)                                             (N, F, OH, OW)  with spec.batch_norm: per
+                                                            channel f over (n, i, j); u has no b then
+    z = g(a)                                                (N, F, OH, OW)  g = layers[i].activation
 
 computed as ``u_col = im2col(x) @ W.reshape(F, -1).T + b``: one
 ``(N*OH*OW, C*KH*KW) @ (C*KH*KW, F)`` product. Pooling layer (``Pool2D``, no padding)::
@@ -29,8 +31,13 @@ Head, on the last feature map flattened in (C, H, W) order::
 
     z_0 = z.reshape(N, C*H*W)          (N, D)
     u_l = z_{l-1} @ W_l + b_l          (N, H_l)   l = 1..L
-    z_l = f(u_l)                       (N, H_l)   l = 1..L-1, f = spec.activation
+    a_l = BN_k(u_l)                    (N, H_l)   l = 1..L-1, with spec.batch_norm (u_l has no b_l then)
+    z_l = f(a_l)                       (N, H_l)   l = 1..L-1, f = spec.activation
+    z_l = drop_k(z_l)                  (N, H_l)   l = 1..L-1, with spec.dropout (training mode)
     y   = f_out(u_L)                   (N, K)     f_out = spec.output; u_L are the logits
+
+(k the layer's parameter number; batch norm, dropout and the L1 / L2 penalty the loss adds are
+written out in ``regularization.py``: the notes' Conv / Affine -> BatchNorm -> ReLU (-> Dropout)).
 
 Backward, given du_L = dL/du_L (from the loss, or f_out's VJP of an upstream dy). Head, as
 in ``mlp.py``::
@@ -38,12 +45,15 @@ in ``mlp.py``::
     dW_l     = z_{l-1}.T @ du_l        (H_{l-1}, H_l)
     db_l     = sum_n du_l              (H_l,)
     dz_{l-1} = du_l @ W_l.T            (N, H_{l-1})
-    du_{l-1} = f'(u_{l-1}) * dz_{l-1}  (N, H_{l-1})    l > 1
+    dz_{l-1} = drop'(dz_{l-1})         (N, H_{l-1})    l > 1, with dropout: dz * mask / (1 - p)
+    da_{l-1} = f'(a_{l-1}) * dz_{l-1}  (N, H_{l-1})    l > 1
+    du_{l-1} = BN'(da_{l-1})           (N, H_{l-1})    l > 1, with batch norm (+ dgamma, dbeta)
     dz       = dz_0.reshape(N, C, H, W)                (N, C, H, W)   un-flatten
 
 then through ``spec.layers`` in reverse (``conv.py`` has each step written out)::
 
-    conv:  du = g'(u) * dz                                  (N, F, OH, OW)
+    conv:  da = g'(a) * dz                                  (N, F, OH, OW)
+           du = BN'(da) with batch norm (+ dgamma, dbeta), else da
            du_col = du -> NHWC .reshape(N*OH*OW, F)         (N*OH*OW, F)
            db = sum_rows du_col                             (F,)
            dW = (du_col.T @ im2col(x)).reshape(F, C, KH, KW)    (F, C, KH, KW)
@@ -63,15 +73,24 @@ activation (``None`` for a pooling layer), ``self.pads[i]`` its pads (computed o
 
 from __future__ import annotations
 
+import numpy as np
+
 from reference_numpy import activations
-from reference_numpy.conv import (conv2d_backward, conv2d_forward, flatten_backward, flatten_forward,
-                                  pool2d_backward, pool2d_forward)
+from reference_numpy.conv import (
+    conv2d_backward,
+    conv2d_forward,
+    flatten_backward,
+    flatten_forward,
+    pool2d_backward,
+    pool2d_forward,
+)
 from reference_numpy.layers import dense_backward, dense_forward
-from reference_numpy.model import Model, no_initial_state
+from reference_numpy.model import no_initial_state
+from reference_numpy.regularization import RegularizedModel, batchnorm_backward, dropout_backward
 from reference_numpy.specs import Conv2D
 
 
-class CNN(Model):
+class CNN(RegularizedModel):
     def __init__(self, spec, params, dtype="float64"):
         super().__init__(spec, params, dtype)
         in_shapes = [spec.input_shape, *spec.feature_shapes()[:-1]]      # (C, H, W) into each layer
@@ -84,6 +103,14 @@ class CNN(Model):
         self.dense_numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]
         self.act_forward, self.act_backward = activations.get(spec.activation)
 
+    def bias(self, k: str, units: int):
+        """``b_k``, or a zero vector for a layer followed by a batch norm (it has no bias)."""
+        return self.params[f"b{k}"] if self.spec.has_bias(k) else np.zeros(units, dtype=self.dtype)
+
+    def norm(self, u, k: str):
+        """``(BN_k(u), cache)`` with batch norm, else ``(u, None)``."""
+        return self.batchnorm(u, k) if self.spec.batch_norm else (u, None)
+
     def forward(self, x, initial_state=None):
         no_initial_state(self.spec, initial_state)
         conv_layers = []
@@ -92,24 +119,29 @@ class CNN(Model):
             if g is not None:                                              # Conv2D, then activation g
                 g_forward, _ = g
                 k = self.conv_numbers[i]
-                u, conv_cache = conv2d_forward(z, self.params[f"W{k}"], self.params[f"b{k}"],
+                u, conv_cache = conv2d_forward(z, self.params[f"W{k}"], self.bias(k, layer.filters),
                                                layer.strides, self.pads[i])   # (N, F, OH, OW)
-                z = g_forward(u)                                           # (N, F, OH, OW)
-                conv_layers.append((conv_cache, u, z))
+                a, bn_cache = self.norm(u, k)                              # (N, F, OH, OW)
+                z = g_forward(a)                                           # (N, F, OH, OW)
+                conv_layers.append((conv_cache, a, z, bn_cache))
             else:
                 z, pool_cache = pool2d_forward(z, layer.kind, layer.pool_size,
                                                layer.strides)              # (N, C, OH, OW)
-                conv_layers.append((pool_cache, None, None))
+                conv_layers.append((pool_cache, None, None, None))
         z, flatten_cache = flatten_forward(z)                              # (N, D), (C, H, W) order
         L = len(self.dense_numbers)
         dense_layers = []
         for l, k in enumerate(self.dense_numbers, start=1):
-            u, dense_cache = dense_forward(z, self.params[f"W{k}"], self.params[f"b{k}"])  # (N, H_l)
+            W = self.params[f"W{k}"]
+            u, dense_cache = dense_forward(z, W, self.bias(k, W.shape[1]))  # (N, H_l)
             if l < L:
-                z = self.act_forward(u)                                    # (N, H_l)
-                dense_layers.append((dense_cache, u, z))
+                a, bn_cache = self.norm(u, k)                              # (N, H_l)
+                z = self.act_forward(a)                                    # (N, H_l)
+                z_dropped, drop_cache = self.dropout(z, k)                 # (N, H_l)
+                dense_layers.append((dense_cache, a, z, bn_cache, drop_cache))
+                z = z_dropped
             else:
-                dense_layers.append((dense_cache, u, None))
+                dense_layers.append((dense_cache, u, None, None, None))
         y = self.output_forward(u)                                         # (N, K)
         return y, {"conv_layers": conv_layers, "flatten": flatten_cache, "dense_layers": dense_layers,
                    "logits": u, "y": y, "final_state": {}}
@@ -119,20 +151,31 @@ class CNN(Model):
         L = len(self.dense_numbers)
         for l in range(L, 0, -1):
             k = self.dense_numbers[l - 1]
-            dense_cache, _, _ = cache["dense_layers"][l - 1]
-            dz, grads[f"W{k}"], grads[f"b{k}"] = dense_backward(du, dense_cache)  # dz (N, H_{l-1})
+            dense_cache = cache["dense_layers"][l - 1][0]
+            dz, grads[f"W{k}"], db = dense_backward(du, dense_cache)      # dz (N, H_{l-1})
+            if self.spec.has_bias(k):
+                grads[f"b{k}"] = db
             if l > 1:
-                _, u_prev, z_prev = cache["dense_layers"][l - 2]
-                du = self.act_backward(dz, u_prev, z_prev)                 # (N, H_{l-1})
+                _, a_prev, z_prev, bn_cache, drop_cache = cache["dense_layers"][l - 2]
+                if drop_cache is not None:
+                    dz = dropout_backward(dz, drop_cache)                  # (N, H_{l-1})
+                du = self.act_backward(dz, a_prev, z_prev)                 # (N, H_{l-1})
+                if bn_cache is not None:
+                    k_prev = self.dense_numbers[l - 2]
+                    du, grads[f"gamma{k_prev}"], grads[f"beta{k_prev}"] = batchnorm_backward(du, bn_cache)
         dz = flatten_backward(dz, cache["flatten"])                        # (N, C, H, W)
         for i in range(len(self.spec.layers) - 1, -1, -1):
-            layer_cache, u, z = cache["conv_layers"][i]
+            layer_cache, a, z, bn_cache = cache["conv_layers"][i]
             g = self.conv_activations[i]
             if g is not None:
                 _, g_backward = g
                 k = self.conv_numbers[i]
-                du = g_backward(dz, u, z)                                  # (N, F, OH, OW)
-                dz, grads[f"W{k}"], grads[f"b{k}"] = conv2d_backward(du, layer_cache)  # (N, C, H, W)
+                du = g_backward(dz, a, z)                                  # (N, F, OH, OW)
+                if bn_cache is not None:
+                    du, grads[f"gamma{k}"], grads[f"beta{k}"] = batchnorm_backward(du, bn_cache)
+                dz, grads[f"W{k}"], db = conv2d_backward(du, layer_cache)  # (N, C, H, W)
+                if self.spec.has_bias(k):
+                    grads[f"b{k}"] = db
             else:
                 dz = pool2d_backward(dz, layer_cache)                      # (N, C, H, W)
         grads = {name: grads[name] for name in self.spec.param_shapes()}  # canonical order

@@ -12,49 +12,56 @@ Keras HWIO kernel is converted in ``impl_tf/weights.py``). The functions are wri
 arrays and writes into none of its inputs.
 
 im2col (the notes' ``im2col``, with (SH, SW) strides and asymmetric pads -- Keras's "same"
-puts the odd extra pixel at the bottom / right). One row per output pixel ``(n, i, j)``,
-one column per channel and kernel offset ``(c, p, q)``::
+puts the odd extra pixel at the bottom / right). Every window is a strided VIEW of the padded
+input (``np.lib.stride_tricks.sliding_window_view``: no copy)::
 
     x_p = zero-pad(x)                                            (N, C, H + pt + pb, W + pl + pr)
-    col[(n, i, j), (c, p, q)] = x_p[n, c, i*SH + p, j*SW + q]    (N*OH*OW, C*KH*KW)
+    win[n, c, p, q, i, j] = x_p[n, c, i*SH + p, j*SW + q]        (N, C, KH, KW, OH, OW)  a view
 
-built from KH*KW strided slices (one per kernel offset (p, q)): no loop over the batch or
-over the output pixels. col2im is im2col's adjoint (its transpose, not its inverse): every
-entry goes back to the pixel it was read from, entries that land on the same pixel are
-ADDED (overlapping windows, stride < kernel), and the pads are cut off::
+The notes' matrix has one row per output pixel ``(n, i, j)`` and one column per channel and
+kernel offset ``(c, p, q)``; the convolution uses the same numbers grouped per image, with the
+output pixels on the last axis, so that its product comes out in NCHW order (no transpose of
+``u`` or ``du``). Each is one copy of the view::
 
-    dx_p[n, c, i*SH + p, j*SW + q] += dcol[(n, i, j), (c, p, q)]  (N, C, H + pt + pb, W + pl + pr)
+    im2col(x)[(n, i, j), (c, p, q)] = win[n, c, p, q, i, j]      (N*OH*OW, C*KH*KW)   the notes' layout
+    col[n, (c, p, q), (i, j)]       = win[n, c, p, q, i, j]      (N, C*KH*KW, OH*OW)  Conv2D's layout
+
+col2im is im2col's adjoint (its transpose, not its inverse): every entry goes back to the pixel it
+was read from, entries that land on the same pixel are ADDED (overlapping windows, stride <
+kernel), and the pads are cut off -- one strided add per kernel offset (p, q), over all images,
+channels and output pixels at once::
+
+    dx_p[n, c, i*SH + p, j*SW + q] += dwin[n, c, p, q, i, j]     (N, C, H + pt + pb, W + pl + pr)
     dx = dx_p[:, :, pt:pt + H, pl:pl + W]                         (N, C, H, W)
 
 Conv2D, ``u[n, f, i, j] = sum_{c, p, q} x_p[n, c, i*SH + p, j*SW + q] * W[f, c, p, q] + b[f]``
-computed as one matrix product::
+computed as one matrix product per image (one stacked ``matmul`` for the batch)::
 
-    forward   col    = im2col(x)                                  (N*OH*OW, C*KH*KW)
+    forward   col    = im2col(x) per image                        (N, C*KH*KW, OH*OW)
               W_col  = W.reshape(F, C*KH*KW)                      (F, C*KH*KW)
-              u_col  = col @ W_col.T + b                          (N*OH*OW, F)
-              u      = u_col.reshape(N, OH, OW, F).transpose(0, 3, 1, 2)   (N, F, OH, OW)
-    backward  du_col = du.transpose(0, 2, 3, 1).reshape(N*OH*OW, F)     (N*OH*OW, F)
-              db     = sum_rows du_col                            (F,)
-              dW_col = du_col.T @ col                             (F, C*KH*KW)
+              u      = W_col @ col + b                            (N, F, OH*OW) -> (N, F, OH, OW)
+    backward  du     = du.reshape(N, F, OH*OW)                    (N, F, OH*OW)
+              db     = sum_{n, (i, j)} du                         (F,)
+              dW_col = sum_n du[n] @ col[n].T                     (F, C*KH*KW)
               dW     = dW_col.reshape(F, C, KH, KW)               (F, C, KH, KW)
-              dcol   = du_col @ W_col                             (N*OH*OW, C*KH*KW)
+              dcol   = W_col.T @ du                               (N, C*KH*KW, OH*OW)
               dx     = col2im(dcol)                               (N, C, H, W)
 
-Pooling over KH x KW windows, no padding (``r`` a row = output pixel, ``k`` = p*KW + q the
-offset inside the window, in row-major order)::
+Pooling over KH x KW windows, no padding (``k = p*KW + q`` the offset inside the window, in
+row-major order), computed on the window view one offset at a time (no im2col copy)::
 
-    forward   col    = im2col(x).reshape(N*OH*OW, C, KH*KW)       (N*OH*OW, C, KH*KW)
-              max:  k*[r, c]    = argmax_k col[r, c, k]           (N*OH*OW, C)  the FIRST maximum
-                    z_col[r, c] = col[r, c, k*[r, c]]             (N*OH*OW, C)
-              avg:  z_col[r, c] = sum_k col[r, c, k] / (KH*KW)    (N*OH*OW, C)
-              z      = z_col.reshape(N, OH, OW, C).transpose(0, 3, 1, 2)   (N, C, OH, OW)
-    backward  dz_col = dz.transpose(0, 2, 3, 1).reshape(N*OH*OW, C)     (N*OH*OW, C)
-              max:  dcol[r, c, k] = dz_col[r, c] if k == k*[r, c] else 0
-              avg:  dcol[r, c, k] = dz_col[r, c] / (KH*KW)        (N*OH*OW, C, KH*KW)
-              dx     = col2im(dcol.reshape(N*OH*OW, C*KH*KW))     (N, C, H, W)
+    forward   max:  z[n, c, i, j]  = max_k win[n, c, k, i, j]     (N, C, OH, OW)
+                    k*[n, c, i, j] = the FIRST k that attains it  (N, C, OH, OW)
+              avg:  z[n, c, i, j]  = sum_k win[n, c, k, i, j] / (KH*KW)   (over a copy, k last)
+    backward  max:  dwin[n, c, k, i, j] = dz[n, c, i, j] if k == k*[n, c, i, j] else 0
+              avg:  dwin[n, c, k, i, j] = dz[n, c, i, j] / (KH*KW)
+              dx     = col2im(dwin)                               (N, C, H, W)
 
-On a tie the max-pool gradient goes whole to the first maximum of the window in row-major
-order (``np.argmax`` returns the first), as torch and Keras do; it is not shared out.
+The first maximum is found with a strict ``>`` while scanning k in order (a tie keeps the
+earlier offset, as ``np.argmax`` does); the cache holds it as ``first_max`` ``(N*OH*OW, C)``,
+one row per output pixel of the notes' im2col layout (``first_max[(n, i, j), c] = k*``). On a tie
+the max-pool gradient goes whole to the first maximum of the window in row-major order, as torch
+and Keras do; it is not shared out.
 
 Flatten, in (C, H, W) order -- NCHW's own memory order, so a plain reshape::
 
@@ -65,6 +72,7 @@ Flatten, in (C, H, W) order -- NCHW's own memory order, so a plain reshape::
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 NO_PADS = ((0, 0), (0, 0))
 
@@ -79,79 +87,108 @@ def output_size(height, width, kh, kw, stride, pads):
     return oh, ow
 
 
-def im2col(x, kh, kw, stride, pads):
+def zero_pad(x, pads):
+    """``x`` with ``pads`` zeros around its last two axes (``x`` itself when there are none)."""
+    if pads == NO_PADS:
+        return x
     n, c, h, w = x.shape
-    (sh, sw), ((pt, pb), (pl, pr)) = stride, pads
-    oh, ow = output_size(h, w, kh, kw, stride, pads)
-    x_p = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))                    # (N, C, H+pt+pb, W+pl+pr)
-    col = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)                     # (N, C, KH, KW, OH, OW)
-    for p in range(kh):
-        for q in range(kw):
-            col[:, :, p, q] = x_p[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw]   # (N, C, OH, OW)
-    return col.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, c * kh * kw)  # (N*OH*OW, C*KH*KW)
+    ((pt, pb), (pl, pr)) = pads
+    x_p = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=x.dtype)          # (N, C, H+pt+pb, W+pl+pr)
+    x_p[:, :, pt:pt + h, pl:pl + w] = x
+    return x_p
 
 
-def col2im(col, x_shape, kh, kw, stride, pads):
+def windows(x, kh, kw, stride, pads):
+    """``win (N, C, KH, KW, OH, OW)``, ``win[n, c, p, q, i, j] = x_p[n, c, i*SH + p, j*SW + q]``: a
+    read-only strided view of the padded input, no copy."""
+    output_size(x.shape[2], x.shape[3], kh, kw, stride, pads)                 # raises if it does not fit
+    sh, sw = stride
+    win = sliding_window_view(zero_pad(x, pads), (kh, kw), axis=(2, 3))      # (N, C, OH', OW', KH, KW), stride 1
+    return win[:, :, ::sh, ::sw].transpose(0, 1, 4, 5, 2, 3)                 # (N, C, KH, KW, OH, OW)
+
+
+def im2col(x, kh, kw, stride, pads):
+    """The notes' im2col: ``(N*OH*OW, C*KH*KW)``, one row per output pixel (one copy of the view)."""
+    n, c = x.shape[:2]
+    win = windows(x, kh, kw, stride, pads)                                    # (N, C, KH, KW, OH, OW)
+    return win.transpose(0, 4, 5, 1, 2, 3).reshape(n * win.shape[4] * win.shape[5], c * kh * kw)
+
+
+def add_windows(dwin, x_shape, stride, pads):
+    """col2im's core: ``dx (N, C, H, W)`` from ``dwin (N, C, KH, KW, OH, OW)``, every entry added to the
+    pixel its window read it from (module docstring)."""
     n, c, h, w = x_shape
+    _, _, kh, kw, oh, ow = dwin.shape
     (sh, sw), ((pt, pb), (pl, pr)) = stride, pads
-    oh, ow = output_size(h, w, kh, kw, stride, pads)
-    col = col.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)       # (N, C, KH, KW, OH, OW)
-    dx_p = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=col.dtype)        # (N, C, H+pt+pb, W+pl+pr)
+    dx_p = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=dwin.dtype)      # (N, C, H+pt+pb, W+pl+pr)
     for p in range(kh):
         for q in range(kw):
-            dx_p[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += col[:, :, p, q]  # add: windows may overlap
+            dx_p[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += dwin[:, :, p, q]  # add: windows may overlap
     return dx_p[:, :, pt:pt + h, pl:pl + w]                                   # (N, C, H, W)
 
 
-def conv2d_forward(x, W, b, stride, pads):
-    n, _, h, w = x.shape
-    f, _, kh, kw = W.shape
+def col2im(col, x_shape, kh, kw, stride, pads):
+    """The adjoint of the notes' im2col: ``col (N*OH*OW, C*KH*KW)`` -> ``dx (N, C, H, W)``."""
+    n, c, h, w = x_shape
     oh, ow = output_size(h, w, kh, kw, stride, pads)
-    col = im2col(x, kh, kw, stride, pads)                     # (N*OH*OW, C*KH*KW)
-    W_col = W.reshape(f, -1)                                  # (F, C*KH*KW)
-    u_col = col @ W_col.T + b                                 # (N*OH*OW, F)
-    u = u_col.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)     # (N, F, OH, OW)
-    return u, (x.shape, col, W, stride, pads)
+    dwin = col.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)      # (N, C, KH, KW, OH, OW)
+    return add_windows(dwin, x_shape, stride, pads)
+
+
+def conv2d_forward(x, W, b, stride, pads):
+    n = x.shape[0]
+    f, _, kh, kw = W.shape
+    win = windows(x, kh, kw, stride, pads)                    # (N, C, KH, KW, OH, OW) view
+    oh, ow = win.shape[4:]
+    col = win.reshape(n, -1, oh * ow)                         # (N, C*KH*KW, OH*OW) the one copy
+    u = W.reshape(f, -1) @ col                                # (N, F, OH*OW) a product per image
+    u += b[:, None]
+    return u.reshape(n, f, oh, ow), (x.shape, col, W, stride, pads)    # (N, F, OH, OW)
 
 
 def conv2d_backward(du, cache):
     x_shape, col, W, stride, pads = cache
-    f, _, kh, kw = W.shape
-    du_col = du.transpose(0, 2, 3, 1).reshape(-1, f)          # (N*OH*OW, F)
-    db = du_col.sum(axis=0)                                   # (F,)
-    dW = (du_col.T @ col).reshape(W.shape)                    # (F, C, KH, KW)
-    dcol = du_col @ W.reshape(f, -1)                          # (N*OH*OW, C*KH*KW)
-    dx = col2im(dcol, x_shape, kh, kw, stride, pads)          # (N, C, H, W)
-    return dx, dW, db
+    n, f, oh, ow = du.shape
+    du = du.reshape(n, f, oh * ow)                            # (N, F, OH*OW)
+    db = du.sum(axis=(0, 2))                                  # (F,)
+    dW = (du @ col.transpose(0, 2, 1)).sum(axis=0)            # (F, C*KH*KW) summed over the images
+    dcol = W.reshape(f, -1).T @ du                            # (N, C*KH*KW, OH*OW)
+    dx = add_windows(dcol.reshape(n, x_shape[1], *W.shape[2:], oh, ow), x_shape, stride, pads)   # (N, C, H, W)
+    return dx, dW.reshape(W.shape), db
 
 
 def pool2d_forward(x, kind, size, stride):
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     kh, kw = size
-    oh, ow = output_size(h, w, kh, kw, stride, NO_PADS)
-    col = im2col(x, kh, kw, stride, NO_PADS).reshape(-1, c, kh * kw)          # (N*OH*OW, C, KH*KW)
-    if kind == "max":
-        first_max = np.argmax(col, axis=-1)                                   # (N*OH*OW, C)
-        z_col = np.take_along_axis(col, first_max[..., None], axis=-1)[..., 0]  # (N*OH*OW, C)
-    elif kind == "avg":
-        first_max = None
-        z_col = col.sum(axis=-1) / (kh * kw)                                  # (N*OH*OW, C)
-    else:
+    if kind not in ("max", "avg"):
         raise ValueError(f"unknown pooling {kind!r}; expected 'max' or 'avg'")
-    z = z_col.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)                     # (N, C, OH, OW)
+    win = windows(x, kh, kw, stride, NO_PADS)                                 # (N, C, KH, KW, OH, OW) view
+    oh, ow = win.shape[4:]
+    if kind == "avg":
+        col = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, oh, ow, kh * kw)  # (N, C, OH, OW, KH*KW) a copy
+        return col.sum(axis=-1) / (kh * kw), (x.shape, kind, size, stride, None)   # (N, C, OH, OW)
+    z = win[:, :, 0, 0].copy()                                                # (N, C, OH, OW) offset k = 0
+    # k* kept in the cache's layout (N*OH*OW, C), written through an (N, C, OH, OW) view of it
+    first_max = np.zeros((n * oh * ow, c), dtype=np.intp)                     # (N*OH*OW, C)
+    k_star = first_max.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)           # (N, C, OH, OW) view
+    for k in range(1, kh * kw):
+        v = win[:, :, k // kw, k % kw]                                        # (N, C, OH, OW) offset k
+        np.maximum(k_star, k * (v > z), out=k_star)          # k* = k where v beats every earlier offset
+        np.maximum(z, v, out=z)
     return z, (x.shape, kind, size, stride, first_max)
 
 
 def pool2d_backward(dz, cache):
     x_shape, kind, (kh, kw), stride, first_max = cache
-    c = x_shape[1]
-    dz_col = dz.transpose(0, 2, 3, 1).reshape(-1, c, 1)                       # (N*OH*OW, C, 1)
+    n, c, oh, ow = dz.shape
+    dwin = np.empty((n, c, kh, kw, oh, ow), dtype=dz.dtype)                   # (N, C, KH, KW, OH, OW)
     if kind == "max":
-        is_first_max = np.arange(kh * kw) == first_max[..., None]             # (N*OH*OW, C, KH*KW)
-        dcol = np.where(is_first_max, dz_col, 0.0)                            # (N*OH*OW, C, KH*KW)
+        k_star = first_max.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)       # (N, C, OH, OW)
+        for k in range(kh * kw):
+            np.multiply(dz, k_star == k, out=dwin[:, :, k // kw, k % kw])     # dz where k is the first max
     else:
-        dcol = np.broadcast_to(dz_col / (kh * kw), dz_col.shape[:2] + (kh * kw,))  # (N*OH*OW, C, KH*KW)
-    return col2im(dcol.reshape(-1, c * kh * kw), x_shape, kh, kw, stride, NO_PADS)  # (N, C, H, W)
+        dwin[...] = (dz / (kh * kw))[:, :, None, None]
+    return add_windows(dwin, x_shape, stride, NO_PADS)                        # (N, C, H, W)
 
 
 def flatten_forward(z):

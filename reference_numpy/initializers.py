@@ -15,7 +15,11 @@ score vector ``v (H,)`` (``VECTOR_WEIGHTS``) is a weight, an ``(H, 1)`` matrix w
 at zero every score would be 0 (uniform attention) and ``W_q``, ``W_k`` would get no gradient.
 
 Biases start at zero (``bias="zeros"``), or -- for parity tests, where zero
-biases hide mapping bugs -- from N(0, bias_std^2) with ``bias="normal"``.
+biases hide mapping bugs -- from N(0, bias_std^2) with ``bias="normal"``. A batch norm's
+``betak`` is a bias; its scale ``gammak`` starts at 1 (both frameworks' default), or from
+1 + N(0, bias_std^2) with ``bias="normal"`` (gamma = 1 would hide a gamma / beta swap).
+Its running statistics (``init_buffers``) start at mean 0, variance 1 (both frameworks'
+default), or -- for parity tests -- at random values.
 """
 
 from __future__ import annotations
@@ -57,8 +61,24 @@ def init_params(spec, seed: int, method: str = "xavier", *, weight_init_std: flo
             fan_in = shape[0] if len(shape) <= 2 else int(np.prod(shape[1:]))
             std = weight_std(method, fan_in, weight_init_std)
             params[name] = (rng.standard_normal(shape) * std).astype(dtype)
+        elif name.startswith("gamma"):                      # a batch norm's scale: 1, or 1 + noise
+            noise = rng.standard_normal(shape) * bias_std if bias == "normal" else np.zeros(shape)
+            params[name] = (1.0 + noise).astype(dtype)
         elif bias == "normal":
             params[name] = (rng.standard_normal(shape) * bias_std).astype(dtype)
         else:
             params[name] = np.zeros(shape, dtype=dtype)
     return params
+
+
+def init_buffers(spec, seed: int | None = None, dtype="float64") -> dict[str, np.ndarray]:
+    """Running statistics for ``spec.buffer_shapes()``: with ``seed=None`` the frameworks' initial
+    values (``running_meank`` 0, ``running_vark`` 1); with a seed random ones for parity tests
+    (means N(0, 0.5^2), variances uniform in [0.5, 2]: 0 and 1 would hide a mean / variance swap)."""
+    dtype = check_dtype_name(dtype)
+    shapes = spec.buffer_shapes() if hasattr(spec, "buffer_shapes") else {}
+    if seed is None:
+        return {n: (np.zeros if n.startswith("running_mean") else np.ones)(s, dtype=dtype) for n, s in shapes.items()}
+    rng = np.random.default_rng(seed)
+    return {n: (0.5 * rng.standard_normal(s) if n.startswith("running_mean")
+                else rng.uniform(0.5, 2.0, s)).astype(dtype) for n, s in shapes.items()}

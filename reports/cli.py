@@ -2,18 +2,30 @@
 
 Writes to DIR:
 
+    index.html               the report as a page (open it from disk: no server, no network):
+                             summary, figures, tables, conventions per family, side-by-side reader
+    fig_*.png                the page's figures (matplotlib)
     parity.csv / parity.md   one row per (model case, framework pair, dtype, quantity):
                              model, family, frameworks, dtype, quantity, shape,
-                             max_abs_err, max_rel_err, tolerance, passed
-    training.csv             gradient descent vs the closed form, per regression task
-                             and framework; SGD trajectory parity rows
+                             max_abs_err, max_rel_err, tolerance, passed, subnormal
+    training.csv             gradient descent vs the closed form, per regression task and
+                             framework; SGD trajectory parity rows; the per-step loss curves
+                             (task, family, framework, optimizer, step, loss, metric, value)
     params.csv               parameter counts: canonical, torch, Keras (recurrent nets also
                              the recurrent layer alone: the notes' SimpleRNN(16) on 2 inputs
                              is 304 in Keras and canonically, 320 in torch)
-    speed.csv                median wall time of one loss + gradient evaluation
-    report.md                all of the above, with a summary and the environment
+    speed.csv                median and minimum wall time of one loss + gradient evaluation
+    sweeps.csv               float32 error against float64 NumPy over sequence length and depth
+    gradcheck.csv            NumPy backward vs central differences, sampled, per case
+    report.md                the tables, with a summary and the environment
 
-Prints a summary and exits non-zero when any row fails.
+Prints a summary and exits 1 when any comparison fails (parity, training, gradient check),
+2 on a usage error (checked before any work, like an --out that cannot be written).
+
+Two more commands read the code rather than run it:
+
+    python -m reports show lstm        the NumPy, torch and Keras sources side by side, aligned
+    python -m reports conventions      the README's table of framework conventions
 """
 
 from __future__ import annotations
@@ -21,8 +33,11 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import itertools
+import os
 import platform
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +46,43 @@ from tqdm import tqdm
 
 from reference_numpy.cases import CASES
 from reports import harness, training
+from reports.outdir import OutputPathError, check_output_dir
 
 TRAJECTORY_CASES = ("mlp_relu_ce_iris", "mlp_tanh_mse", "mlp_tanh_bce", "polynomial_regression_multi",
                     "cnn_simple_digits", "cnn_deep_digits")
 #: Recurrent training runs use gradient clipping by global norm (the notes' exercise); the value
 #: is below the gradients' norm so clipping is active in every step.
 CLIPPED_TRAJECTORY_CASES = {"rnn_binary_addition": 0.25, "lstm_noisy_sine": 0.25, "gru_noisy_sine": 0.25}
+#: Quick mode: this many cases per family (the notes' task cases first).
+QUICK_PER_FAMILY = 1
+#: ``Case.inputs`` of random batches (every other kind is one of the notes' tasks or data sets).
+RANDOM_INPUTS = ("normal", "tokens")
+#: Speed: loss + gradient calls timed per case and framework (quick mode: fewer).
+REPEATS, QUICK_REPEATS = 20, 3
+#: SGD trajectory length (quick mode: shorter).
+STEPS, QUICK_STEPS = 20, 5
+#: Files the report writes into --out (checked before any work).
+REPORT_FILES = ("index.html", "parity.csv", "parity.md", "training.csv", "params.csv", "speed.csv",
+                "sweeps.csv", "gradcheck.csv", "report.md", "fig_worst_error.png", "fig_float32_sweeps.png",
+                "fig_training_curves.png", "fig_speed.png")
+FRAMEWORK_NAMES = tuple(harness.FRAMEWORKS)
+
+
+def families() -> list[str]:
+    return list(dict.fromkeys(c.family for c in CASES))
+
+
+def quick_cases(cases):
+    """Per family, up to ``QUICK_PER_FAMILY`` cases: those on the notes' tasks and data sets
+    (iris, digits, binary addition, ...) first, then the first of the option grid."""
+    picked = []
+    for family in dict.fromkeys(c.family for c in cases):
+        members = [c for c in cases if c.family == family]
+        task = [c for c in members if c.inputs not in RANDOM_INPUTS]
+        ranked = task + [c for c in members if c.inputs in RANDOM_INPUTS]
+        picked += ranked[:QUICK_PER_FAMILY]
+    order = {c.name: i for i, c in enumerate(cases)}
+    return sorted(picked, key=lambda c: order[c.name])
 
 
 def speed_cases(cases):
@@ -45,11 +91,28 @@ def speed_cases(cases):
     return [c for c in cases if c.spec.state_shapes() == {} or c.inputs != "normal"]
 
 
-def parity_table(cases, dtypes) -> pd.DataFrame:
-    runs = list(itertools.product(cases, dtypes, harness.PAIRS))
-    rows = [r.as_dict()
-            for case, dtype, pair in tqdm(runs, desc="parity", unit="comparison", mininterval=2.0)
-            for r in harness.compare_case(case.name, pair, dtype)]
+def pairs_of(frameworks) -> list[tuple[str, str]]:
+    return [p for p in harness.PAIRS if p[0] in frameworks and p[1] in frameworks]
+
+
+def error_text(exc: Exception) -> str:
+    """One line for a case that could not run: the exception's type and the start of its message."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}"[:300]
+
+
+def parity_table(cases, dtypes, pairs=harness.PAIRS) -> pd.DataFrame:
+    """Every quantity of every (case, dtype, pair). A case that raises (a framework that cannot run
+    it yet) is one failing row, quantity ``error``, its shape column the exception -- the report
+    goes on and exits 1."""
+    runs = list(itertools.product(cases, dtypes, pairs))
+    rows = []
+    for case, dtype, pair in tqdm(runs, desc="parity", unit="comparison", mininterval=2.0):
+        try:
+            rows += [r.as_dict() for r in harness.compare_case(case.name, pair, dtype)]
+        except Exception as exc:  # noqa: BLE001  (reported as a failing row, not swallowed)
+            rows.append(harness.Row(case.name, case.family, "-".join(pair), dtype, "error", error_text(exc),
+                                    float("inf"), float("inf"), harness.tolerance(case, dtype), False).as_dict())
     return pd.DataFrame(rows)
 
 
@@ -65,51 +128,103 @@ def summary_table(parity: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-def param_count_table(cases) -> pd.DataFrame:
+def param_count_table(cases, frameworks=FRAMEWORK_NAMES) -> pd.DataFrame:
     rows = []
     for case in cases:
         row = {"model": case.name, "family": case.family,
                "canonical": sum(int(np.prod(s)) for s in case.spec.param_shapes().values())}
-        for fw in harness.FRAMEWORKS:
+        for fw in frameworks:
             if fw != "numpy":
-                row[fw] = harness.make_adapter(fw, case.spec, case.params()).param_count()
+                try:
+                    row[fw] = harness.make_adapter(fw, case.spec, case.params()).param_count()
+                except Exception as exc:  # noqa: BLE001  (the parity table reports the failure)
+                    row["error"] = f"{fw}: {error_text(exc)}"
         if case.spec.state_shapes():       # the recurrent layer alone: total minus the dense head
             shapes = case.spec.param_shapes()
             head = int(np.prod(shapes["W_out"])) + int(np.prod(shapes["b_out"]))
             row["layer"] = (f"{case.spec.cell}(H={case.spec.hidden}, D={case.spec.in_features}"
                             f"{', bidirectional' if case.spec.bidirectional else ''})")
-            row.update({f"layer_{k}": row[k] - head for k in ("canonical", "torch", "keras")})
+            row.update({f"layer_{k}": row[k] - head for k in ("canonical", *frameworks) if row.get(k) is not None})
         rows.append(row)
     table = pd.DataFrame(rows)
     return table.astype({c: "Int64" for c in table.columns if c.startswith("layer_")})   # blanks, not NaN
 
 
-def speed_table(cases, repeats: int = 20) -> pd.DataFrame:
-    """Median seconds of one ``loss_and_grads`` call (float64, the case's batch), after a warm-up."""
+def speed_table(cases, repeats: int = 20, frameworks=FRAMEWORK_NAMES) -> pd.DataFrame:
+    """Milliseconds of one ``loss_and_grads`` call (float64, the case's batch), after a warm-up: the
+    median (``{fw}_ms``) and the minimum (``{fw}_min_ms``) of ``repeats`` calls. On a shared machine
+    the minimum is the stable number: another process only ever adds time, and torch's two
+    intra-op threads wait for each other when the cores are busy (medians of 40 ms measured for a
+    call whose minimum is 0.2 ms)."""
     rows = []
-    for case in cases:
+    for case in tqdm(cases, desc="speed", unit="case", mininterval=2.0):
         x, target, _ = case.batch_data()
-        row = {"model": case.name, "batch": case.batch}
-        for fw in harness.FRAMEWORKS:
-            adapter = harness.make_adapter(fw, case.spec, case.params())
-            adapter.loss_and_grads(x, target)
+        row = {"model": case.name, "family": case.family, "batch": case.batch}
+        for fw in frameworks:
+            try:
+                adapter = harness.make_adapter(fw, case.spec, case.params())
+                adapter.loss_and_grads(x, target)
+            except Exception as exc:  # noqa: BLE001  (the parity table reports the failure)
+                row[f"{fw}_ms"], row["error"] = np.nan, f"{fw}: {error_text(exc)}"
+                continue
             times = []
             for _ in range(repeats):
                 start = time.perf_counter()
                 adapter.loss_and_grads(x, target)
                 times.append(time.perf_counter() - start)
             row[f"{fw}_ms"] = 1e3 * float(np.median(times))
+            row[f"{fw}_min_ms"] = 1e3 * float(np.min(times))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def training_tables(cases, dtypes, frameworks, quick: bool):
+    """``(closed-form rows, trajectory parity rows, curve rows)`` as DataFrames. Quick mode skips
+    the closed-form runs (thousands of steps) and runs the float64 trajectories only, for
+    ``QUICK_STEPS`` steps."""
+    from reports import curves
+
+    conv = pd.DataFrame() if quick else pd.DataFrame(training.regression_convergence(frameworks))
+    traj_cases = [c for c in cases if c.name in TRAJECTORY_CASES or c.name in CLIPPED_TRAJECTORY_CASES]
+    traj, curve = [], []
+    for case, dtype in tqdm(list(itertools.product(traj_cases, ["float64"] if quick else dtypes)),
+                            desc="training", unit="run", mininterval=2.0):
+        sink = curve if dtype == "float64" else []
+        try:
+            with curves.recording(sink, case.name, case.family, dtype):
+                traj += [r.as_dict() for r in training.trajectory_rows(
+                    case, steps=QUICK_STEPS if quick else STEPS, dtype=dtype, frameworks=frameworks,
+                    clip_norm=CLIPPED_TRAJECTORY_CASES.get(case.name))]
+        except Exception as exc:  # noqa: BLE001  (a failing row, like parity_table's)
+            traj.append(harness.Row(case.name, case.family, "all", dtype, "error", error_text(exc),
+                                    float("inf"), float("inf"), harness.TOLERANCE[dtype], False).as_dict())
+    return conv, pd.DataFrame(traj), pd.DataFrame(curve)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict[str, str]:
     import keras
+    import matplotlib
     import tensorflow as tf
     import torch
 
+    threads = (f"torch {torch.get_num_threads()}, TensorFlow intra-op "
+               f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} / inter-op "
+               f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'}, "
+               f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}")
     return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-            "tensorflow": tf.__version__, "keras": keras.__version__, "platform": platform.platform()}
+            "tensorflow": tf.__version__, "keras": keras.__version__, "pandas": pd.__version__,
+            "matplotlib": matplotlib.__version__, "platform": platform.platform(),
+            "cpu": f"{cpu_model()} ({os.cpu_count()} logical CPUs)", "threads": threads}
 
 
 def _md(df: pd.DataFrame) -> str:
@@ -117,74 +232,222 @@ def _md(df: pd.DataFrame) -> str:
     return df.astype(object).where(df.notna(), "").to_markdown(index=False, floatfmt=".3g")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, type=Path, help="directory to write the report into")
-    parser.add_argument("--cases", default="*", help="glob over case names (default: all)")
-    parser.add_argument("--dtypes", nargs="+", default=list(harness.DTYPES), choices=harness.DTYPES)
-    parser.add_argument("--skip-training", action="store_true", help="parity only (no GD runs)")
-    args = parser.parse_args(argv)
+class Timer:
+    """Wall time per phase of the report, in the order they ran."""
 
-    cases = [c for c in CASES if fnmatch.fnmatch(c.name, args.cases)]
+    def __init__(self):
+        self.phases: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - start
+
+
+# -- the command line -------------------------------------------------------------------------
+
+EPILOG = """\
+other commands:
+  python -m reports show TOPIC       the NumPy, torch and Keras sources of a model family side by
+                                     side, aligned step by step (see: python -m reports show --help)
+  python -m reports conventions      the table of conventions that differ between torch and Keras,
+                                     as README.md holds it (see: python -m reports conventions --help)
+
+exit status: 0 every comparison passed; 1 some comparison failed (parity, training or gradient
+check); 2 a usage error, reported before any work (e.g. an --out that cannot be written).
+"""
+
+
+def report_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reports", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Compare every model case in NumPy, PyTorch and Keras and write the report "
+                    "(index.html, CSV tables, figures, report.md) into --out.")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="directory to write the report into (created if missing; the files in it "
+                             "named like the report's are overwritten); open DIR/index.html in a browser")
+    parser.add_argument("--families", nargs="+", metavar="FAMILY", choices=families(),
+                        help=f"only these model families (default: all of {', '.join(families())})")
+    parser.add_argument("--frameworks", nargs="+", metavar="FRAMEWORK", choices=FRAMEWORK_NAMES,
+                        default=list(FRAMEWORK_NAMES),
+                        help="compare only these frameworks, at least two (default: numpy torch keras); "
+                             "the gradient checks run when numpy is among them")
+    parser.add_argument("--dtypes", nargs="+", default=list(harness.DTYPES), choices=harness.DTYPES,
+                        metavar="DTYPE", help="float64 and/or float32 (default: both); the float32 sweeps "
+                                              "run when float32 is among them")
+    parser.add_argument("--cases", default="*", metavar="GLOB",
+                        help="only the cases whose name matches this glob, e.g. 'lstm_*' (default: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a quick look (under a minute on 2 cores): {QUICK_PER_FAMILY} case per family "
+                             "(its task case: iris, digits, binary addition, ...), fewer sweep points, "
+                             f"{QUICK_STEPS}-step float64 training trajectories only, no closed-form training "
+                             f"runs, {QUICK_REPEATS} speed repeats")
+    parser.add_argument("--skip-training", action="store_true", help="no training runs (parity and the rest only)")
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["show"]:
+        return show_main(argv[1:])
+    if argv[:1] == ["conventions"]:
+        return conventions_main(argv[1:])
+    return report_main(argv)
+
+
+def report_main(argv) -> int:
+    parser = report_parser()
+    args = parser.parse_args(argv)
+    frameworks = [fw for fw in FRAMEWORK_NAMES if fw in args.frameworks]
+    if len(frameworks) < 2:
+        parser.error(f"--frameworks needs at least two frameworks to compare, got {' '.join(args.frameworks)}")
+    cases = [c for c in CASES if fnmatch.fnmatch(c.name, args.cases)
+             and (args.families is None or c.family in args.families)]
     if not cases:
-        parser.error(f"--cases {args.cases!r} matches none of: {', '.join(c.name for c in CASES)}")
-    args.out.mkdir(parents=True, exist_ok=True)
+        parser.error(f"--cases {args.cases!r}{' with --families ' + ' '.join(args.families) if args.families else ''}"
+                     f" matches none of: {', '.join(c.name for c in CASES)}")
+    if args.quick:
+        cases = quick_cases(cases)
+    try:
+        out = check_output_dir(args.out, REPORT_FILES)
+    except OutputPathError as exc:
+        print(f"python -m reports: error: {exc}", file=sys.stderr)
+        return 2
+    dtypes = [d for d in harness.DTYPES if d in args.dtypes]
+    pairs = pairs_of(frameworks)
+    timer = Timer()
     started = time.monotonic()
 
-    print(f"parity: {len(cases)} cases x {len(harness.PAIRS)} framework pairs x {len(args.dtypes)} dtypes",
-          flush=True)
-    parity = parity_table(cases, args.dtypes)
-    parity.to_csv(args.out / "parity.csv", index=False)
-    (args.out / "parity.md").write_text(_md(parity) + "\n")
+    print(f"parity: {len(cases)} cases x {len(pairs)} framework pairs x {len(dtypes)} dtypes"
+          f"{' (quick)' if args.quick else ''}", flush=True)
+    with timer.phase("parity"):
+        parity = parity_table(cases, dtypes, pairs)
+    parity.to_csv(out / "parity.csv", index=False)
+    (out / "parity.md").write_text(_md(parity) + "\n")
     summary = summary_table(parity)
     failures = int((~parity["passed"]).sum())
 
-    sections = [("Parity summary (max over every quantity)", summary)]
-    counts = param_count_table(cases)
-    counts.to_csv(args.out / "params.csv", index=False)
-    sections.append(("Parameter counts", counts))
+    with timer.phase("parameter counts"):
+        counts = param_count_table(cases, frameworks)
+    counts.to_csv(out / "params.csv", index=False)
 
+    conv = traj = curve = pd.DataFrame()
     if not args.skip_training:
-        print("training: gradient descent to the closed form, SGD trajectories", flush=True)
-        conv = pd.DataFrame(training.regression_convergence())
-        traj_cases = [c for c in cases if c.name in TRAJECTORY_CASES or c.name in CLIPPED_TRAJECTORY_CASES]
-        traj = pd.DataFrame([r.as_dict() for c, dtype in itertools.product(traj_cases, args.dtypes)
-                             for r in training.trajectory_rows(
-                                 c, dtype=dtype, clip_norm=CLIPPED_TRAJECTORY_CASES.get(c.name))])
-        pd.concat([conv.assign(kind="closed_form"), traj.assign(kind="trajectory")]).to_csv(
-            args.out / "training.csv", index=False)
-        failures += int((~conv["passed"]).sum()) + (int((~traj["passed"]).sum()) if len(traj) else 0)
-        sections.append(("Gradient descent vs closed-form least squares", conv))
-        if len(traj):
-            sections.append(("SGD trajectory parity (20 steps, lr 0.125; recurrent tasks with "
-                             "global-norm clipping, each framework against NumPy with its own clip eps)",
-                             summary_table(traj)))
+        print("training: " + ("SGD trajectories (float64)" if args.quick else
+                              "gradient descent to the closed form, SGD trajectories"), flush=True)
+        with timer.phase("training"):
+            conv, traj, curve = training_tables(cases, dtypes, frameworks, args.quick)
+        pd.concat([conv.assign(kind="closed_form"), traj.assign(kind="trajectory"),
+                   curve.assign(kind="curve")]).to_csv(out / "training.csv", index=False)
+        failures += sum(int((~t["passed"]).sum()) for t in (conv, traj) if len(t))
 
-    print("speed: median of 20 loss+gradient evaluations", flush=True)
-    speed = speed_table(speed_cases(cases))
-    speed.to_csv(args.out / "speed.csv", index=False)
-    sections.append(("Speed (median ms per loss + gradients, float64; batches of 1-16, so this is "
-                     "per-call overhead -- eager Keras, autograd, NumPy -- not throughput)", speed))
+    repeats = QUICK_REPEATS if args.quick else REPEATS
+    print(f"speed: {repeats} loss+gradient evaluations per case and framework (median and minimum)", flush=True)
+    with timer.phase("speed"):
+        speed = speed_table(speed_cases(cases), repeats, frameworks)
+    speed.to_csv(out / "speed.csv", index=False)
+
+    from reports import gradchecks, sweeps
+
+    sweep = pd.DataFrame()
+    swept = [f for f in ("rnn", "lstm", "mlp") if any(c.family == f for c in cases)]
+    if "float32" in dtypes and swept:
+        with timer.phase("float32 sweeps"):
+            sweep = sweeps.float32_sweeps(frameworks, quick=args.quick, families=swept)
+        sweep.to_csv(out / "sweeps.csv", index=False)
+    grads = pd.DataFrame()
+    if "numpy" in frameworks:
+        with timer.phase("gradient checks"):
+            grads = gradchecks.gradcheck_table(cases)
+        grads.to_csv(out / "gradcheck.csv", index=False)
+        failures += int((~grads["passed"]).sum())
 
     env = environment()
     verdict = "ALL PASSED" if failures == 0 else f"{failures} FAILED"
-    lines = [f"# Parity report: NumPy vs PyTorch vs Keras -- {verdict}", "",
-             " | ".join(f"{k} {v}" for k, v in env.items()), "",
-             "Errors are normwise: max|a-b| and max|a-b| / max(max|a|, max|b|). "
-             "Tolerances: float64 1e-10; float32 eps * max(100, 10 T) for T recurrent steps; an "
-             "absolute difference below finfo.tiny passes (TensorFlow flushes subnormals to zero) "
-             "-- see reports/harness.py. "
-             "`grad:*` are loss gradients, `vjp:*` gradients of sum(upstream * output) "
-             "for a random upstream. Full rows: parity.csv.", ""]
-    for title, df in sections:
-        lines += [f"## {title}", "", _md(df), ""]
-    (args.out / "report.md").write_text("\n".join(lines))
+    options = {"cases": len(cases), "families": ", ".join(dict.fromkeys(c.family for c in cases)),
+               "frameworks": ", ".join(frameworks), "dtypes": ", ".join(dtypes), "quick": args.quick,
+               "training": not args.skip_training}
+
+    from reports import page
+
+    with timer.phase("figures"):
+        figures = page.write_figures(out, summary=summary, sweeps=sweep, training=curve, speed=speed)
+    report = page.Report(verdict=verdict, failures=failures, parity=parity, summary=summary, counts=counts,
+                         convergence=conv, trajectories=summary_table(traj) if len(traj) else traj, curves=curve,
+                         speed=speed, sweeps=sweep,
+                         gradchecks=grads, figures=figures, env=env, options=options, timings=timer.phases,
+                         frameworks=tuple(frameworks), families=tuple(dict.fromkeys(c.family for c in cases)))
+    with timer.phase("page"):
+        page.write_markdown(out / "report.md", report)
+        page.write_html(out / "index.html", report)
 
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.2e}".format):
         print(summary.to_string(index=False))
         if failures:
             failed = parity[~parity["passed"]]
-            print("\nFAILED rows:\n" + failed.to_string(index=False))
-    print(f"\n{verdict}: {len(parity)} parity rows; wrote {args.out}/report.md, parity.csv, parity.md, "
-          f"training.csv, params.csv, speed.csv in {time.monotonic() - started:.0f} s")
+            if len(failed):
+                print("\nFAILED rows:\n" + failed.to_string(index=False))
+    phases = ", ".join(f"{k} {v:.0f} s" for k, v in timer.phases.items())
+    print(f"\n{verdict}: {len(parity)} parity rows; wrote {out}/index.html, report.md, parity.csv, parity.md, "
+          f"training.csv, params.csv, speed.csv, sweeps.csv, gradcheck.csv, fig_*.png "
+          f"in {time.monotonic() - started:.0f} s ({phases})")
     return 0 if failures == 0 else 1
+
+
+# -- python -m reports show ---------------------------------------------------------------
+
+
+def show_main(argv) -> int:
+    from reports import reader
+
+    parser = argparse.ArgumentParser(
+        prog="python -m reports show", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print the NumPy, PyTorch and Keras sources of a model family side by side, aligned so "
+                    "that the same step stands on the same row (module docstring beside docstring, class "
+                    "beside class, forward beside call; a hand-written recurrent step beside the layer "
+                    "call that runs the built-in cell). The alignment comes from the code's structure "
+                    "(ast: classes, methods, '# step: NAME' marker comments), so it follows the code.",
+        epilog=f"On a terminal at least {reader.SIDE_BY_SIDE_WIDTH} columns wide the three versions are columns "
+               "(rich); on a narrower one, or piped, each aligned block is printed one version after another "
+               "as plain text.")
+    parser.add_argument("topic", nargs="?", metavar="TOPIC",
+                        help=f"a model family ({', '.join(reader.available_topics())}) or a file name "
+                             "present in the packages (e.g. weights.py); without it, list the topics")
+    layout = parser.add_mutually_exclusive_group()
+    layout.add_argument("--plain", action="store_true", help="plain text, one version after another, no colour")
+    layout.add_argument("--columns", action="store_true", help="three columns even on a narrow terminal")
+    parser.add_argument("--width", type=int, metavar="N", help="render for N columns (default: the terminal's)")
+    args = parser.parse_args(argv)
+    if args.topic is None:
+        for topic in reader.available_topics():
+            print(f"{topic:12s} {', '.join(reader.topic_files(topic))}")
+        return 0
+    try:
+        reader.topic_files(args.topic)
+    except ValueError as exc:
+        parser.error(str(exc))
+    plain = True if args.plain else False if args.columns else None
+    reader.show_topic(args.topic, plain=plain, width=args.width)
+    return 0
+
+
+# -- python -m reports conventions -------------------------------------------------------
+
+
+def conventions_main(argv) -> int:
+    from reports import conventions
+
+    parser = argparse.ArgumentParser(
+        prog="python -m reports conventions",
+        description="Print the table of conventions that differ between torch and Keras, rendered from "
+                    "reports/conventions.py (the one source: README.md must hold exactly this table, "
+                    "parity_tests/test_report_conventions.py checks it).")
+    parser.add_argument("--family", choices=conventions.FAMILIES,
+                        help="only the conventions that apply to this model family")
+    args = parser.parse_args(argv)
+    rows = conventions.for_family(args.family) if args.family else conventions.CONVENTIONS
+    print(conventions.markdown_table(rows))
+    return 0

@@ -6,6 +6,21 @@ compared follows from the spec (``expected_quantities``: every parameter, every
 recurrent state, both gradient kinds); a case whose results name fewer or other
 quantities fails.
 
+Frameworks (``FRAMEWORKS``): ``numpy``, ``torch`` and Keras on each of its backends, ``keras-tf``,
+``keras-jax``, ``keras-torch`` -- one model definition (``impl_tf``), three engines for gradients and
+steps (``impl_tf/engine_*.py``); ``PAIRS`` is every pair of the five. ``keras`` is kept as a second
+name of ``keras-tf`` for callers (the in-process convention tests, the README's Python API); every
+label the harness writes says ``keras-tf``. Keras fixes its backend per process, so this process runs
+TensorFlow and the other two backends run in one long-lived worker process each
+(``reports/backends.py``). The design, and why: a worker per backend rather than per case (start-up
+is seconds: keras, TensorFlow, jax or torch get imported), a whole case per call (``compute_case``:
+one round trip per case, NumPy arrays both ways, the same function the parent runs for its own
+frameworks, so there is one definition of the quantities), ``prefetch`` (the workers compute queued
+cases while this process computes its own: the two cores both work), and the workers never touch the
+tests' in-process objects (``make_adapter`` of a worker's framework gives a ``RemoteAdapter`` that
+forwards the adapter protocol). Their float64 runs use ``impl_tf.keep_float64``: as shipped, Keras
+computes float64 in float32 on JAX and torch (``parity_tests/test_backends.py`` pins and measures it).
+
 Error measures (normwise, never signed), for arrays ``a`` and ``b``::
 
     max_abs_err = max |a - b|
@@ -40,7 +55,9 @@ returns 0); any quantity of ordinary size has a relative error < 1e-30 from it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import itertools
 from dataclasses import asdict, dataclass
 from functools import cache
 
@@ -48,13 +65,21 @@ import numpy as np
 
 from reference_numpy.cases import CASES_BY_NAME
 from reference_numpy.gradcheck import relative_error
+from reports import backends
 
+#: Framework name -> its adapter. The three Keras columns are ONE model definition (``impl_tf``) on
+#: Keras's three backends; a backend is fixed per process, so the ones this process does not run
+#: (JAX and torch: this process runs TensorFlow) run in worker processes (``reports/backends.py``).
+#: ``keras`` is accepted as another name of ``keras-tf`` (``backends.ALIASES``), never written as a label.
 FRAMEWORKS = {
     "numpy": ("reference_numpy.adapter", "NumpyAdapter"),
     "torch": ("impl_torch.adapter", "TorchAdapter"),
-    "keras": ("impl_tf.adapter", "KerasAdapter"),
+    "keras-tf": ("impl_tf.adapter", "KerasAdapter"),
+    "keras-jax": ("impl_tf.adapter", "KerasAdapter"),
+    "keras-torch": ("impl_tf.adapter", "KerasAdapter"),
 }
-PAIRS = (("numpy", "torch"), ("numpy", "keras"), ("torch", "keras"))
+#: Every pair of frameworks, each compared on every case and dtype.
+PAIRS = tuple(itertools.combinations(FRAMEWORKS, 2))
 DTYPES = ("float64", "float32")
 TOLERANCE = {"float64": 1e-10, "float32": float(100 * np.finfo(np.float32).eps)}
 #: float32 allowance per sequential step of a recurrent case (see the module docstring).
@@ -71,8 +96,13 @@ def tolerance(case, dtype: str) -> float:
 
 
 def adapter_class(framework: str):
+    """The adapter class of ``framework``: a ``backends.RemoteAdapter`` class for a Keras backend that
+    runs in a worker process."""
+    framework = backends.ALIASES.get(framework, framework)
     if framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}; expected one of {', '.join(FRAMEWORKS)}")
+    if backends.is_remote(framework):
+        return backends.adapter_class(framework)
     module, name = FRAMEWORKS[framework]
     return getattr(importlib.import_module(module), name)
 
@@ -89,7 +119,9 @@ def quantities(adapter, x, target, upstream, initial_state=None) -> dict[str, np
     random upstream: this path goes through the output activation's Jacobian,
     which the cross-entropy-from-logits path skips). Recurrent models add
     ``final:<state>`` (the states after the last step) and, when an initial state is
-    given, ``grad_state:<state>`` and ``vjp_state:<state>`` (its gradients).
+    given, ``grad_state:<state>`` and ``vjp_state:<state>`` (its gradients). A model with
+    buffers (batch norm) adds ``buffer:<name>``: the running statistics right after the first
+    ``forward`` -- in training mode updated once by that batch, in inference mode as loaded.
 
     A seq2seq model reads token ids ``x = src (N, S)`` and ``target = tgt (N, T)``: ``output`` is
     the teacher-forced logits ``(N, T, V)``, ``attention`` its weights ``(N, T, S)`` (with
@@ -105,6 +137,7 @@ def quantities(adapter, x, target, upstream, initial_state=None) -> dict[str, np
         out.update({f"vjp:{n}": g for n, g in adapter.vjp(x, upstream, target=target).grads.items()})
         return out
     out = {"output": adapter.forward(x, initial_state)}
+    out.update({f"buffer:{n}": b for n, b in adapter.buffers().items()})      # after exactly one forward
     out.update({f"final:{n}": s for n, s in adapter.final_state(x, initial_state).items()})
     res = adapter.loss_and_grads(x, target, initial_state)
     out["loss"] = np.asarray(res.loss)
@@ -118,7 +151,7 @@ def quantities(adapter, x, target, upstream, initial_state=None) -> dict[str, np
     return out
 
 
-def expected_quantities(spec, given_state: bool) -> set[str]:
+def expected_quantities(spec, given_state: bool, pair: tuple[str, str] | None = None) -> set[str]:
     """The names ``quantities`` must yield for a model of ``spec`` -- no fewer, no others.
     ``compare_case`` fails a case whose results name anything else, so a harness or adapter
     that silently drops (or invents) a quantity cannot pass.
@@ -133,9 +166,22 @@ def expected_quantities(spec, given_state: bool) -> set[str]:
                                     vjp_input                                 (default True)
         spec.extra_quantities       further compared quantities, e.g. ("attention",) for an
                                     attention model                            (default ())
+        spec.buffer_shapes()        every buffer b (batch norm's running statistics):
+                                    buffer:b                                  (default {}: none)
+        spec.buffer_conventions()   buffers whose training-mode update follows a convention,
+                                    ``b -> (field, value)``                   (default {}: none)
 
-    plus ``output`` and ``loss`` for every model. (A seq2seq spec with token inputs and
-    attention sets ``differentiable_input = False`` and ``extra_quantities = ("attention",)``.)
+    plus ``output`` and ``loss`` for every model. With a ``pair`` of frameworks, a buffer of
+    ``spec.buffer_conventions()`` is compared only when BOTH frameworks run its convention
+    (``value in batch_norm_conventions(fw)[field]``): torch updates the running
+    variance with the unbiased batch variance, Keras with the biased one, no option in either
+    (``compute_case`` runs a framework that cannot run the case's convention under its own:
+    only that buffer differs, by the pinned factor n / (n - 1) on the batch part;
+    ``parity_tests/test_regularization.py``). Never a loosened tolerance: the quantity is not
+    compared for that pair, and compared at the usual tolerance for every other pair.
+
+    (A seq2seq spec with token inputs and attention sets ``differentiable_input = False`` and
+    ``extra_quantities = ("attention",)``.)
     """
     names = {"output", "loss"}
     if getattr(spec, "differentiable_input", True):
@@ -145,16 +191,67 @@ def expected_quantities(spec, given_state: bool) -> set[str]:
     names |= {f"final:{s}" for s in states}
     if given_state:
         names |= {f"{kind}:{s}" for s in states for kind in ("grad_state", "vjp_state")}
+    names |= {f"buffer:{b}" for b in getattr(spec, "buffer_shapes", dict)()}
+    if pair is not None:
+        names -= {f"buffer:{b}" for b, convention in getattr(spec, "buffer_conventions", dict)().items()
+                  if not all(runs_convention(fw, *convention) for fw in pair)}
     return names | set(getattr(spec, "extra_quantities", ()))
+
+
+def runs_convention(framework: str, field: str, value) -> bool:
+    """Whether ``framework`` trains a batch norm with ``BatchNorm.<field> = value``
+    (``Adapter.batch_norm_conventions``; a field it does not list: any value)."""
+    return value in batch_norm_conventions(framework).get(field, (value,))
+
+
+def batch_norm_conventions(framework: str) -> dict:
+    """``framework``'s ``Adapter.batch_norm_conventions``, read from its adapter class in this process (for a
+    Keras backend run by a worker, the class is the same ``KerasAdapter``)."""
+    module, name = FRAMEWORKS[backends.ALIASES.get(framework, framework)]
+    return getattr(importlib.import_module(module), name).batch_norm_conventions
+
+
+def runnable_spec(spec, framework: str):
+    """``spec``, or -- for a framework that cannot train its batch norm's convention -- the same spec
+    under that framework's own convention (the first of its ``batch_norm_conventions``). Only the
+    training-mode update of the running variance differs, and ``expected_quantities`` leaves that
+    buffer out of every comparison with such a framework."""
+    bn = getattr(spec, "batch_norm", None)
+    if bn is None:
+        return spec
+    conventions = batch_norm_conventions(framework)
+    own = {field: allowed[0] for field, allowed in conventions.items() if getattr(bn, field) not in allowed}
+    return dataclasses.replace(spec, batch_norm=dataclasses.replace(bn, **own)) if own else spec
 
 
 @cache
 def run_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
-    """``quantities`` of one case in one framework (cached: each runs once per session)."""
+    """``quantities`` of one case in one framework (cached: each runs once per session): computed here,
+    or for a Keras backend this process does not run, by that backend's worker (``compute_case``
+    there, one call per case; ``prefetch`` queues them ahead)."""
+    framework = backends.ALIASES.get(framework, framework)
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}; expected one of {', '.join(FRAMEWORKS)}")
+    if backends.is_remote(framework):
+        return backends.case_result(case_name, framework, dtype)
+    return compute_case(case_name, framework, dtype)
+
+
+def prefetch(runs) -> None:
+    """Queue ``(case_name, framework, dtype)`` runs for the worker processes, in order, so that they compute
+    while this process computes its own frameworks (``run_case`` picks the results up; a run of an
+    in-process framework is ignored)."""
+    backends.prefetch(runs)
+
+
+def compute_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
+    """``quantities`` of one case in one framework, computed in this process."""
     case = CASES_BY_NAME[case_name]
     x, target, upstream = case.batch_data(dtype)
-    return quantities(make_adapter(framework, case.spec, case.params(dtype), dtype), x, target, upstream,
-                      case.initial_state(dtype))
+    adapter = make_adapter(framework, runnable_spec(case.spec, framework), case.params(dtype), dtype)
+    if hasattr(case, "prepare"):                 # a regularization case: its running statistics and mode
+        case.prepare(adapter, dtype)
+    return quantities(adapter, x, target, upstream, case.initial_state(dtype))
 
 
 @dataclass(frozen=True)
@@ -224,9 +321,11 @@ def compare_case(case_name: str, pair: tuple[str, str], dtype: str) -> list[Row]
     """Every quantity of one case, one framework pair, one dtype; the set of quantities must be
     exactly ``expected_quantities`` of the case's spec (missing or extra ones are failing rows)."""
     case = CASES_BY_NAME[case_name]
-    return compare_results(case.name, case.family, pair, dtype,
-                           run_case(case_name, pair[0], dtype), run_case(case_name, pair[1], dtype),
-                           tolerance(case, dtype), expected_quantities(case.spec, case.given_state))
+    expected = expected_quantities(case.spec, case.given_state, pair)
+    # a buffer whose convention one of the two does not run is not compared (expected_quantities)
+    a, b = ({q: v for q, v in run_case(case_name, fw, dtype).items() if q in expected or not q.startswith("buffer:")}
+            for fw in pair)
+    return compare_results(case.name, case.family, pair, dtype, a, b, tolerance(case, dtype), expected)
 
 
 def assert_rows_pass(rows: list[Row]) -> None:

@@ -1,0 +1,167 @@
+"""How Keras on JAX runs and differentiates the suite's Keras models: ``jax.vjp`` of a pure function.
+
+The same functions as ``engine_tf.py`` (see its docstring for the contract). JAX differentiates
+pure functions only, and a Keras variable on JAX is a stateful holder of a ``jax.Array``. So
+``fn`` is made pure the way ``Layer.stateless_call`` does it, but for ANY function of the model
+(``objective``, ``call``, ``run``, a seq2seq decoder step...), not only ``call``: inside a
+``keras.StatelessScope`` mapping each variable to a traced value, every read of the variable
+returns that value::
+
+    pure(values, inputs) = fn(*inputs) with each variables[i] reading values[i]
+    y, pullback = jax.vjp(pure, [v.value for v in variables], inputs)
+    d_values, d_inputs = pullback(upstream)          (ones for a scalar loss)
+
+A variable that ``fn`` assigns (batch norm's running statistics in training mode, a dropout
+seed) is recorded by the scope, its new value leaves the program as an extra output and is
+assigned afterwards: the same side effect as on the eager backends.
+
+Each call is ONE ``jax.jit``-compiled program (forward and backward together). Eager JAX would
+compile every op separately -- an XLA compilation per (primitive, shape, dtype), 20 .. 70 ms each
+on this machine, hundreds per model -- which made a case cost seconds; one program per call costs
+one compilation. For the same reason ``build`` creates the variables under ``jax.eval_shape``
+(shapes only: the random initializers are traced, not compiled) before the canonical values are
+assigned.
+
+The training step uses the optimizer's stateless API: ``optimizer.stateless_apply(optimizer_values,
+grads, variable_values)`` returns the new values, compiled together with the gradient into one
+program per (optimizer, loss function) and reused for every step; the new values are then
+assigned to the variables.
+
+float64 needs ``JAX_ENABLE_X64=true`` before jax is first imported (``impl_tf/__init__.py`` and
+``reports/backends.py`` set it); without it JAX silently computes float64 models in float32, so
+``check_dtype`` refuses them. And float64 stays float64 only with ``impl_tf.keep_float64()``
+(called on import: Keras's type promotion maps float64 to float32 on JAX, see there).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+import impl_tf
+from impl_tf import weights
+
+BACKEND = "jax"
+impl_tf.keep_float64()                  # float64 computed in float64 (the workaround, impl_tf/__init__.py)
+
+
+def check_dtype(dtype: str) -> None:
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        raise RuntimeError("a float64 model on the JAX backend needs JAX_ENABLE_X64=true set before jax is "
+                           "imported (without it JAX computes float64 in float32); jax was imported without it")
+
+
+def build(model, spec, params) -> None:
+    """Create the variables with shapes only (``jax.eval_shape``: the random initializers are traced,
+    not compiled), then assign the canonical parameters. A variable created during that symbolic
+    build holds a tracer; each gets zeros of its shape first, then its value: the canonical
+    parameters here (``weights`` maps every trainable variable, or refuses the model), batch norm's
+    running statistics right after (``weights.load_buffers`` in the adapter)."""
+    jax.eval_shape(lambda: weights.build(model, spec))
+    for variable in model.variables:
+        if isinstance(variable.value, jax.core.Tracer):
+            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+    weights.load_canonical(model, spec, params)
+
+
+def tensor(array: np.ndarray):
+    out = jnp.asarray(array)
+    if out.dtype != array.dtype:               # x64 off: float64 -> float32 (check_dtype refuses it first)
+        raise TypeError(f"JAX turned a {array.dtype} array into {out.dtype} (JAX_ENABLE_X64 is not set)")
+    return out
+
+
+def to_numpy(value):
+    return keras.tree.map_structure(lambda t: np.asarray(t), value)
+
+
+class _Scope(keras.StatelessScope):
+    """A ``StatelessScope`` that also keeps the variables assigned inside it (batch norm's running
+    statistics in training mode, a dropout seed), so their new values can leave the compiled program."""
+
+    def __init__(self, state_mapping):
+        super().__init__(state_mapping=state_mapping)
+        self.assigned = {}
+
+    def add_update(self, update):
+        super().add_update(update)
+        self.assigned[id(update[0])] = update[0]
+
+
+def _stateless(fn, variables):
+    """``(pure, assigned)``: ``pure(values, inputs) -> (fn(*inputs), new values of the variables fn assigned)``
+    with ``variables[i]`` reading ``values[i]``; ``assigned`` lists those variables once ``pure`` has
+    been traced. ``_apply`` then assigns the values, as the eager backends' side effects do."""
+    assigned = []
+
+    def pure(values, inputs):
+        with _Scope(list(zip(variables, values))) as scope:
+            out = fn(*inputs)
+        differentiated = {id(v) for v in variables}
+        assigned[:] = [v for i, v in scope.assigned.items() if i not in differentiated]
+        return out, [scope.get_current_value(v) for v in assigned]
+
+    return pure, assigned
+
+
+def _apply(assigned, values) -> None:
+    for variable, value in zip(assigned, values, strict=True):
+        variable.assign(value)
+
+
+def evaluate(fn, *args):
+    """``fn(*args)`` as one compiled program (assignments inside it applied after it)."""
+    pure, assigned = _stateless(fn, [])
+    out, updates = jax.jit(lambda *a: pure([], a))(*args)
+    _apply(assigned, updates)
+    return to_numpy(out)
+
+
+def gradients(fn, inputs, variables, upstream=None):
+    """``(y, input_grads, variable_grads)`` as NumPy (``engine_tf.py``), as ONE compiled program."""
+    pure, assigned = _stateless(fn, variables)
+
+    @jax.jit
+    def value_and_pullback(values, inputs, upstream):
+        y, pullback, updates = jax.vjp(pure, values, inputs, has_aux=True)
+        d_values, d_inputs = pullback(jnp.ones_like(y) if upstream is None else upstream.astype(y.dtype))
+        return y, d_inputs, d_values, updates
+
+    y, d_inputs, d_values, updates = value_and_pullback([v.value for v in variables], list(inputs),
+                                                        None if upstream is None else jnp.asarray(upstream))
+    _apply(assigned, updates)
+    return np.asarray(y), [np.asarray(g) for g in d_inputs], [np.asarray(g) for g in d_values]
+
+
+#: optimizer -> {loss function: its compiled step}; an entry goes with its optimizer.
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def train_step(loss_fn, inputs, variables, optimizer) -> float:
+    """One step of ``optimizer`` on the gradient of ``loss_fn(*inputs)``; the loss before it.
+    ``loss_fn`` should be the same object at every step (a bound method such as ``model.objective``)
+    so that the compiled step is reused."""
+    steps = _STEPS.setdefault(optimizer, {})
+    if loss_fn not in steps:
+        pure, assigned = _stateless(loss_fn, variables)
+
+        @jax.jit
+        def step(values, optimizer_values, inputs):
+            (loss, updates), grads = jax.value_and_grad(pure, has_aux=True)(values, inputs)
+            new_values, new_optimizer_values = optimizer.stateless_apply(optimizer_values, grads, values)
+            return loss, new_values, new_optimizer_values, updates
+
+        steps[loss_fn] = step, assigned
+    step, assigned = steps[loss_fn]
+    loss, values, optimizer_values, updates = step([v.value for v in variables],
+                                                   [v.value for v in optimizer.variables], list(inputs))
+    _apply(assigned, updates)
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+    for variable, value in zip(optimizer.variables, optimizer_values, strict=True):
+        variable.assign(value)
+    return float(loss)

@@ -1,0 +1,77 @@
+"""How Keras on TensorFlow runs and differentiates the suite's Keras models: ``tf.GradientTape``.
+
+One of three engines with the same functions (``engine_jax.py``, ``engine_torch.py``); the
+models themselves (``keras.layers`` / ``keras.ops`` only) are the same on every backend, and
+``impl_tf.engine()`` picks the engine of the running backend. Every function is generic: it
+differentiates any function ``fn(*inputs)`` of the model's Keras variables and of float input
+tensors (targets, token ids and other constants are closed over by ``fn``)::
+
+    tensor(a)                        NumPy array -> backend tensor, same dtype
+    to_numpy(t)                      backend value (or a nest of them) -> NumPy
+    evaluate(fn, *args)              fn(*args) without recording gradients, as NumPy
+    gradients(fn, inputs, variables, upstream=None)
+                                     (y, [dy/d input], [dy/d variable]) as NumPy, for y = fn(*inputs):
+                                     the gradient of y (a scalar loss) when ``upstream`` is None,
+                                     else of sum(upstream * y) (a vector-Jacobian product); zeros
+                                     for a variable or input y does not use
+    build(model, spec, params)       create the model's variables and assign the canonical parameters
+    train_step(loss_fn, inputs, variables, optimizer)
+                                     one step of a built Keras optimizer on the gradient of
+                                     loss_fn(*inputs) with respect to the variables; the loss before it
+
+Here: a tape watches the inputs (variables are watched by default) and
+``tape.gradient(y, [*inputs, *variables], output_gradients=upstream)`` gives both kinds of
+gradient at once; the optimizer step is ``optimizer.apply_gradients``, which updates the
+variables in place.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from impl_tf import weights
+
+BACKEND = "tensorflow"
+
+
+def check_dtype(dtype: str) -> None:
+    """Every float dtype of the suite runs as it is on TensorFlow."""
+
+
+def build(model, spec, params) -> None:
+    """Create the variables (one call on a one-example batch) and assign the canonical parameters."""
+    weights.load_canonical(model, spec, params)
+
+
+def tensor(array: np.ndarray):
+    return tf.constant(array)
+
+
+def to_numpy(value):
+    return keras.tree.map_structure(lambda t: np.asarray(t), value)
+
+
+def evaluate(fn, *args):
+    return to_numpy(fn(*args))
+
+
+def gradients(fn, inputs, variables, upstream=None):
+    """``(y, input_grads, variable_grads)`` as NumPy (module docstring)."""
+    inputs = list(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        y = fn(*inputs)
+    grads = tape.gradient(y, [*inputs, *variables],
+                          output_gradients=None if upstream is None else tf.constant(upstream),
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)    # unused: zeros, as on JAX
+    return (np.asarray(y), [np.asarray(g) for g in grads[:len(inputs)]],
+            [weights.dense(g) for g in grads[len(inputs):]])          # dense: an Embedding's IndexedSlices
+
+
+def train_step(loss_fn, inputs, variables, optimizer) -> float:
+    with tf.GradientTape() as tape:
+        loss = loss_fn(*inputs)
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return float(loss)

@@ -1,0 +1,321 @@
+"""Keras on each of its backends as a framework of the harness: ``keras-tf``, ``keras-jax``, ``keras-torch``.
+
+Why worker processes. Keras reads ``KERAS_BACKEND`` once, when it is first imported, and every
+Keras object (layer, variable, optimizer) belongs to that backend: one process runs one backend.
+The parent process runs TensorFlow (``impl_tf`` sets it, as it always has: the in-process tests
+reach into the TensorFlow-backed Keras models); each other backend gets ONE long-lived worker
+process per session -- a ``ProcessPoolExecutor(max_workers=1)`` with the ``spawn`` start method
+(a fresh interpreter: fork would copy the parent's TensorFlow threads and its Keras) and an
+initializer that chooses the backend (``impl_tf.configure``: ``KERAS_BACKEND``,
+``JAX_ENABLE_X64=true``) before anything imports keras. Nothing in this module imports keras at
+import time, so the worker can import it first. Starting a worker costs a few seconds (it imports
+keras, TensorFlow -- which keras imports on every backend when installed -- and jax or torch);
+after that a call costs the computation plus a pickle of the arrays.
+
+What crosses the process boundary is NumPy only (specs, canonical parameters, batches in; arrays
+and dicts of arrays out), and the work per call is large: ``run_case`` computes all the quantities
+of one case in one call (``harness.compute_case`` in the worker, the very function the parent uses
+for its own frameworks), so the harness never makes one call per quantity. ``prefetch`` submits
+cases ahead of time: the worker computes them while the parent computes its own frameworks, so the
+two cores both work. ``RemoteAdapter`` puts the whole adapter protocol behind the same worker (one
+call per method) for whatever needs an adapter (training runs, parameter counts, timings).
+
+Clean exit. Workers ignore SIGINT (Ctrl-C interrupts the parent, which then shuts them down);
+``shutdown()`` cancels what is still queued and joins the processes (no zombies), and runs at
+interpreter exit before ``concurrent.futures`` waits for queued work (which it would otherwise
+finish first: minutes of prefetched cases nobody reads after a failing ``pytest -x``). A worker
+whose parent dies reads EOF from its queue and exits. A worker's stdout and stderr go to
+``os.devnull`` (TensorFlow and XLA write start-up lines straight to file descriptor 2), or to the
+file named by ``SUITE_WORKER_LOG`` (``{backend}`` in the name is replaced); its Python
+exceptions come back to the parent as they were raised.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import weakref
+
+import numpy as np
+
+#: The harness's Keras framework names and the Keras backend each runs on.
+KERAS_FRAMEWORKS = {"keras-tf": "tensorflow", "keras-jax": "jax", "keras-torch": "torch"}
+#: Accepted for a Keras framework name: "keras" is what the suite called Keras on TensorFlow before it
+#: ran the other backends (the README's Python API, the in-process convention tests); it is never a label.
+ALIASES = {"keras": "keras-tf"}
+
+_POOLS: dict[str, concurrent.futures.ProcessPoolExecutor] = {}
+_PREFETCHED: dict[tuple[str, str, str], concurrent.futures.Future] = {}
+_LOCK = threading.RLock()
+
+
+def keras_backend(framework: str) -> str | None:
+    """The Keras backend of a harness framework name (``None`` for numpy and torch)."""
+    return KERAS_FRAMEWORKS.get(ALIASES.get(framework, framework))
+
+
+def framework_name(backend: str) -> str:
+    """The harness framework name of a Keras backend: ``jax`` -> ``keras-jax``."""
+    import impl_tf
+
+    impl_tf.check_backend(backend)
+    return next(name for name, b in KERAS_FRAMEWORKS.items() if b == backend)
+
+
+def local_backend() -> str:
+    """The Keras backend of this process (TensorFlow unless ``KERAS_BACKEND`` said otherwise)."""
+    import impl_tf  # noqa: F401  (sets the default before keras is imported)
+
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ["KERAS_BACKEND"]
+
+
+def is_remote(framework: str) -> bool:
+    """Does ``framework`` run in a worker process (a Keras backend other than this process's)?"""
+    backend = keras_backend(framework)
+    return backend is not None and backend != local_backend()
+
+
+# -- the worker side -------------------------------------------------------------------------
+
+_WORKER_ERROR: BaseException | None = None
+_ADAPTERS: dict[int, object] = {}
+
+
+def _init_worker(backend: str, log: str) -> None:
+    """Runs first in a new worker: output off the console, SIGINT to the parent, the backend chosen
+    before keras is imported. An error is kept and raised by every call (``_run``), so the parent
+    sees it instead of a broken pool."""
+    global _WORKER_ERROR
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    target = os.open(log.replace("{backend}", backend) if log else os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    # This process only compiles tiny programs once or twice each: XLA's slowest optimizations
+    # (LLVM's) would cost more compile time than they save run time.
+    os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+    try:
+        import impl_tf
+
+        impl_tf.configure(backend)
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise RuntimeError(f"the worker for {backend!r} started Keras on {keras.backend.backend()!r}")
+        impl_tf.engine()
+    except BaseException as error:                       # noqa: BLE001  (re-raised by every call)
+        _WORKER_ERROR = error
+
+
+def _run(fn, *args):
+    if _WORKER_ERROR is not None:
+        raise _WORKER_ERROR
+    return fn(*args)
+
+
+def _new_adapter(framework, spec, params, dtype) -> int:
+    from reports import harness
+
+    adapter = harness.make_adapter(framework, spec, params, dtype)
+    _ADAPTERS[id(adapter)] = adapter
+    return id(adapter)
+
+
+def _adapter_attribute(handle: int, name: str):
+    """``("method", None)`` for a method of the adapter, else ``("value", its value)``."""
+    value = getattr(_ADAPTERS[handle], name)
+    return ("method", None) if callable(value) else ("value", value)
+
+
+def _adapter_call(handle: int, name: str, args, kwargs):
+    return getattr(_ADAPTERS[handle], name)(*args, **kwargs)
+
+
+def _drop_adapter(handle: int) -> None:
+    _ADAPTERS.pop(handle, None)
+
+
+def compute_case_as_shipped(case_name: str, framework: str, dtype: str):
+    """``harness.compute_case`` with Keras's float64 type promotion as shipped (``impl_tf.keep_float64``
+    switched off for this one call): the quantities, or the error Keras raised, as ``"Type: message"``.
+    Measures the defect the workaround hides (``parity_tests/test_backends.py``)."""
+    import impl_tf
+    from reports import harness
+
+    impl_tf.keep_float64(False)
+    try:
+        return harness.compute_case(case_name, framework, dtype)
+    except Exception as error:                            # noqa: BLE001  (the defect can be an error)
+        return f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+    finally:
+        impl_tf.keep_float64(True)
+
+
+# -- the parent side -------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _main_hidden():
+    """While a worker starts: ``spawn`` re-runs the parent's ``__main__`` script in the child (unless it
+    is a ``-m`` package's ``__main__``), so a plain script calling the harness at top level would run
+    again there and try to start workers of its own. The worker needs nothing from ``__main__``."""
+    main = sys.modules["__main__"]
+    saved = {name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+        if "__spec__" not in saved:
+            main.__dict__.pop("__spec__", None)
+
+
+def _noop() -> None:
+    pass
+
+
+def _pool(backend: str) -> concurrent.futures.ProcessPoolExecutor:
+    import impl_tf
+
+    with _LOCK:
+        if backend not in _POOLS:
+            impl_tf.require_backend(backend)             # a clear error here, not a broken pool later
+            if not _POOLS:
+                _register_shutdown()
+            pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                initargs=(backend, os.environ.get("SUITE_WORKER_LOG", "")))
+            with _main_hidden():
+                pool.submit(_noop)                        # starts the process now, with __main__ hidden
+            _POOLS[backend] = pool
+        return _POOLS[backend]
+
+
+def submit(backend: str, fn, *args) -> concurrent.futures.Future:
+    """Run ``fn(*args)`` in the worker of ``backend`` (started on first use)."""
+    return _pool(backend).submit(_run, fn, *args)
+
+
+def result(backend: str, future: concurrent.futures.Future):
+    """The future's result; a worker that died takes its pool with it (the next call starts a new one)."""
+    try:
+        return future.result()
+    except concurrent.futures.process.BrokenProcessPool as error:
+        with _LOCK:
+            if _POOLS.get(backend) is not None and _POOLS[backend]._broken:
+                _POOLS.pop(backend).shutdown(wait=True, cancel_futures=True)
+        raise RuntimeError(f"the worker process of the Keras backend {backend!r} died: {error}") from error
+
+
+def call(backend: str, fn, *args):
+    """``fn(*args)`` in the worker of ``backend``, waiting for the result."""
+    return result(backend, submit(backend, fn, *args))
+
+
+def prefetch(runs) -> None:
+    """Submit ``(case_name, framework, dtype)`` runs of remote frameworks, in the given order, so their
+    workers compute them while this process does its own work; ``case_result`` picks them up."""
+    from reports import harness
+
+    for case_name, framework, dtype in runs:
+        framework = ALIASES.get(framework, framework)
+        key = (case_name, framework, dtype)
+        if is_remote(framework):
+            with _LOCK:
+                if key not in _PREFETCHED:
+                    _PREFETCHED[key] = submit(keras_backend(framework), harness.compute_case, *key)
+
+
+def case_result(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
+    """``harness.compute_case`` in the worker of ``framework``'s backend (prefetched or now)."""
+    from reports import harness
+
+    key = (case_name, framework, dtype)
+    with _LOCK:
+        future = _PREFETCHED.pop(key, None)
+    backend = keras_backend(framework)
+    return result(backend, future or submit(backend, harness.compute_case, *key))
+
+
+def shutdown() -> None:
+    """Cancel queued work and stop every worker, waiting for the processes to exit."""
+    with _LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+        _PREFETCHED.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _register_shutdown() -> None:
+    # concurrent.futures joins its workers in a threading "atexit" hook that runs before the atexit
+    # module's, and waits for queued work unless it was cancelled: register there (later hooks run
+    # first), falling back to atexit where that private hook does not exist.
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        register(shutdown) if register else atexit.register(shutdown)
+    except RuntimeError:                                 # already shutting down
+        atexit.register(shutdown)
+
+
+class RemoteAdapter:
+    """The adapter protocol of ``reference_numpy/adapter.py`` for a Keras backend that runs in a worker:
+    the real ``KerasAdapter`` lives there, and every method call (and attribute read) is forwarded to
+    it, NumPy in and out, so bad input raises the same errors with the same messages. The worker's
+    adapter is dropped when this object is."""
+
+    #: set per framework by ``adapter_class``
+    harness_name: str = ""
+
+    def __init__(self, spec, params, dtype="float64"):
+        self.spec, self.dtype = spec, np.dtype(dtype)
+        self.keras_backend = keras_backend(self.harness_name)
+        self._handle = call(self.keras_backend, _new_adapter, self.harness_name, spec, params, dtype)
+        weakref.finalize(self, _drop_quietly, self.keras_backend, self._handle)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        kind, value = call(self.keras_backend, _adapter_attribute, self._handle, name)
+        if kind == "value":
+            return value
+
+        def method(*args, **kwargs):
+            return call(self.keras_backend, _adapter_call, self._handle, name, args, kwargs)
+        method.__name__ = name
+        return method
+
+    def __repr__(self):
+        return f"RemoteAdapter({self.harness_name}, {type(self.spec).__name__}, {self.dtype})"
+
+
+def _drop_quietly(backend: str, handle: int) -> None:
+    pool = _POOLS.get(backend)
+    if pool is not None:
+        try:
+            pool.submit(_run, _drop_adapter, handle)
+        except RuntimeError:                             # the pool is shutting down
+            pass
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def adapter_class(framework: str) -> type:
+    """A ``RemoteAdapter`` class for one remote Keras framework (``adapter_class("keras-jax")(spec, params)``)."""
+    with _LOCK:
+        if framework not in _CLASSES:
+            from impl_tf.adapter import KerasAdapter  # the class attributes the harness reads
+
+            _CLASSES[framework] = type(f"RemoteKerasAdapter_{keras_backend(framework)}", (RemoteAdapter,), {
+                "harness_name": framework, "framework": KerasAdapter.framework,
+                "clip_eps": KerasAdapter.clip_eps, "hyperparameter_dtype": KerasAdapter.hyperparameter_dtype})
+        return _CLASSES[framework]
