@@ -23,9 +23,11 @@ What ``model.fit`` needs that the adapter's models do not have:
 * a loss in the model's dtype: a ``keras.losses.Loss`` casts to its own dtype, floatx (float32)
   unless told -- ``ObjectiveLoss`` wraps the model's own loss function with the model's dtype;
 * the loss of every step: fit's ``logs["loss"]`` is the running mean over the epoch, kept in
-  floatx (float32), so a float64 run cannot be read from it -- ``BatchLoss`` is a metric in the
-  model's dtype that holds the loss of the last batch (computed in fit's train step from the same
-  prediction, before the update);
+  floatx (float32: compile's loss container casts every loss value to floatx), so a float64 run
+  cannot be read from it -- ``BatchLoss`` is a metric in the model's dtype that holds the loss of
+  the last batch (computed in fit's train step from the same prediction, before the update). The
+  float32 cast does not reach the gradients (the derivative of a cast is exact): fit's steps equal
+  the compiled step's bit for bit (``parity_tests/test_trajectories.py``);
 * the suite's divergence check: ``Steps`` (a callback) checks the loss and the parameters after
   every step, restores the parameters of a step that went non-finite and raises the adapter's
   ``FloatingPointError`` naming the step; it also drives the tqdm bar (fit runs with verbose=0).

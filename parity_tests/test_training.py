@@ -38,7 +38,7 @@ from reports.training import (
 @pytest.mark.slow
 def test_gradient_descent_reaches_closed_form_in_every_framework():
     rows = regression_convergence()
-    assert {r["framework"] for r in rows} == {"numpy", "torch", "keras"}
+    assert {r["framework"] for r in rows} == {"numpy", "torch", "keras-tf"}
     assert len(rows) == 3 * len(REGRESSION_TASKS)
     failed = [r for r in rows if not r["passed"]]
     assert not failed, "\n".join(f"{r['task']} [{r['framework']}]: rel err to closed form "
@@ -66,6 +66,7 @@ def test_closed_form_is_the_least_squares_minimum():
 def test_sgd_trajectories_agree(case, dtype):
     rows = trajectory_rows(CASES_BY_NAME[case], steps=20, lr=0.125, dtype=dtype)
     assert any(r.quantity == "train_loss" for r in rows)
+    assert {r.frameworks for r in rows} == {"numpy-torch", "numpy-keras-tf", "torch-keras-tf"}
     assert_rows_pass(rows)
 
 
@@ -90,7 +91,7 @@ CLIP = 0.25
 @pytest.mark.parametrize("case", ["mlp_tanh_mse", "rnn_binary_addition", "lstm_noisy_sine", "gru_noisy_sine"])
 def test_clipped_sgd_trajectories_agree(case, dtype):
     rows = trajectory_rows(CASES_BY_NAME[case], steps=10, lr=0.125, dtype=dtype, clip_norm=CLIP)
-    assert {r.frameworks for r in rows} == {"numpy-torch", "numpy-keras"}
+    assert {r.frameworks for r in rows} == {"numpy-torch", "numpy-keras-tf"}
     assert_rows_pass(rows)
 
 
@@ -132,13 +133,13 @@ def test_clip_eps_the_framework_cannot_do_is_refused(framework, wrong):
 def test_learn_tasks_runs_end_to_end_in_the_documented_format():
     table = learn_tasks(quick=True, progress=False, tasks=("iris", "binary_addition_gru"))
     assert tuple(table.columns) == LEARN_COLUMNS
-    assert set(table["framework"]) == {"numpy", "torch", "keras"}
+    assert set(table["framework"]) == {"numpy", "torch", "keras-tf"}
     assert set(table["family"]) == {"mlp", "gru"}
     steps = table[table["metric"] == ""]
     for (task, fw), part in steps.groupby(["task", "framework"]):
         assert list(part["step"]) == list(range(1, QUICK_STEPS + 1)), (task, fw)
         assert part["loss"].notna().all() and (part["split"] == "train").all()
-    assert set(table.loc[table["framework"] == "keras", "loop"]) == {"fit"}
+    assert set(table.loc[table["framework"] == "keras-tf", "loop"]) == {"fit"}
     final = table[table["metric"] != ""]
     assert set(final["metric"]) == {"accuracy", "exact_sum_accuracy", "bit_accuracy"}
     assert final["loss"].isna().all() and final["value"].between(0, 1).all() and final["passed"].isna().all()
@@ -146,7 +147,7 @@ def test_learn_tasks_runs_end_to_end_in_the_documented_format():
     by_fw = {fw: part["loss"].to_numpy() for fw, part in steps[steps["task"] == "iris"].groupby("framework")}
     np.testing.assert_allclose(by_fw["numpy"], by_fw["torch"], rtol=1e-12)
     summary = learn_summary(table)
-    assert {"numpy", "torch", "keras", "target", "passed"} <= set(summary.columns) and len(summary) == 3
+    assert {"numpy", "torch", "keras-tf", "target", "passed"} <= set(summary.columns) and len(summary) == 3
 
 
 def test_learn_tasks_bad_task_name():

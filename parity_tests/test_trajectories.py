@@ -35,7 +35,7 @@ def test_long_trajectories_agree(task, optimizer):
     quantities = {r.quantity for r in rows}
     assert "train_loss" in quantities and any(q.startswith("train_param:") for q in quantities)
     assert optimizer == "sgd" or any(q.startswith("state:") for q in quantities)
-    assert {r.frameworks for r in rows} == {"numpy-torch", "numpy-keras:compiled", "torch-keras:compiled"}
+    assert {r.frameworks for r in rows} == {"numpy-torch", "numpy-keras-tf:compiled", "torch-keras-tf:compiled"}
     assert_rows_pass(rows)
 
 
@@ -54,10 +54,10 @@ def test_trajectories_move_the_weights():
 
 def test_keras_fit_is_the_compiled_step_and_the_numpy_loop():
     rows = optimizer_trajectory_rows(TRAJECTORY_TASKS["mlp_iris"], OptimizerSpec.matched("adam"), STEPS,
-                                     loops=(("numpy", "numpy"), ("keras", "fit"), ("keras", "compiled"),
-                                            ("keras", "eager")))
+                                     loops=(("numpy", "numpy"), ("keras-tf", "fit"), ("keras-tf", "compiled"),
+                                            ("keras-tf", "eager")))
     assert_rows_pass(rows)
-    exact = [r for r in rows if r.frameworks.startswith("keras:fit-")]
+    exact = [r for r in rows if r.frameworks.startswith("keras-tf:fit-")]
     assert exact and all(r.max_abs_err == 0 for r in exact), "model.fit runs the same graph as the compiled step"
 
 
@@ -66,7 +66,7 @@ def test_every_loop_clips_by_global_norm():
     clip eps (torch 1e-6, Keras 0), and clipping changed the run."""
     task, batches = TRAJECTORY_TASKS["gru_sine"], TRAJECTORY_TASKS["gru_sine"].batches(20)
     for loops, eps in (((("numpy", "numpy"), ("torch", "torch")), 1e-6),
-                       ((("numpy", "numpy"), ("keras", "fit"), ("keras", "compiled")), 0.0)):
+                       ((("numpy", "numpy"), ("keras-tf", "fit"), ("keras-tf", "compiled")), 0.0)):
         clipped = OptimizerSpec.matched("momentum", clip_norm=0.05, clip_eps=eps)
         assert_rows_pass(optimizer_trajectory_rows(task, clipped, 20, loops=loops))
     losses = {}

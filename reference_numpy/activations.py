@@ -25,10 +25,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def sigmoid(u):
-    # Split by sign so exp never overflows: for u < 0 use exp(u) / (1 + exp(u)).
-    e = np.exp(-np.abs(u))
-    return np.where(u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+def sigmoid(u, out=None):
+    # 1 / (1 + exp(-u)) in one buffer (``out``, or a new array; u itself works). For u below about
+    # -88.7 (float32; -709.8 in float64) exp(-u) overflows to inf and the result is 1 / inf = 0: the
+    # true value there is below the smallest normal number (TensorFlow flushes it to 0 too), so the
+    # overflow is expected and not reported. (A split by sign, exp(u) / (1 + exp(u)) for u < 0, never
+    # overflows but costs a branch per element -- np.where -- and twice the passes.)
+    with np.errstate(over="ignore"):                 # (not np.negative(u, out=u): NumPy 2.4 writes that
+        out = np.exp(-u, out=out)                     # wrongly on a strided view of a column)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 def sigmoid_backward(dz, u, z):

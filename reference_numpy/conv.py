@@ -47,6 +47,9 @@ computed as one matrix product per image (one stacked ``matmul`` for the batch):
               dcol   = W_col.T @ du                               (N, C*KH*KW, OH*OW)
               dx     = col2im(dcol)                               (N, C, H, W)
 
+computed one kernel offset (p, q) -- one block of dcol's rows, ``W[:, :, p, q].T @ du`` -- at a
+time and added straight into its window, so the (N, C*KH*KW, OH*OW) ``dcol`` never exists.
+
 Pooling over KH x KW windows, no padding (``k = p*KW + q`` the offset inside the window, in
 row-major order), computed on the window view one offset at a time (no im2col copy)::
 
@@ -55,7 +58,8 @@ row-major order), computed on the window view one offset at a time (no im2col co
               avg:  z[n, c, i, j]  = sum_k win[n, c, k, i, j] / (KH*KW)   (over a copy, k last)
     backward  max:  dwin[n, c, k, i, j] = dz[n, c, i, j] if k == k*[n, c, i, j] else 0
               avg:  dwin[n, c, k, i, j] = dz[n, c, i, j] / (KH*KW)
-              dx     = col2im(dwin)                               (N, C, H, W)
+              dx     = col2im(dwin)                               (N, C, H, W)  offset by offset,
+                                                                  no dwin array
 
 The first maximum is found with a strict ``>`` while scanning k in order (a tie keeps the
 earlier offset, as ``np.argmax`` does); the cache holds it as ``first_max`` ``(N*OH*OW, C)``,
@@ -147,14 +151,22 @@ def conv2d_forward(x, W, b, stride, pads):
 
 
 def conv2d_backward(du, cache):
-    x_shape, col, W, stride, pads = cache
-    n, f, oh, ow = du.shape
+    x_shape, col, W, (sh, sw), pads = cache
+    n, c, h, w = x_shape
+    f, _, kh, kw = W.shape
+    _, _, oh, ow = du.shape
+    ((pt, pb), (pl, pr)) = pads
     du = du.reshape(n, f, oh * ow)                            # (N, F, OH*OW)
     db = du.sum(axis=(0, 2))                                  # (F,)
     dW = (du @ col.transpose(0, 2, 1)).sum(axis=0)            # (F, C*KH*KW) summed over the images
-    dcol = W.reshape(f, -1).T @ du                            # (N, C*KH*KW, OH*OW)
-    dx = add_windows(dcol.reshape(n, x_shape[1], *W.shape[2:], oh, ow), x_shape, stride, pads)   # (N, C, H, W)
-    return dx, dW.reshape(W.shape), db
+    # dx = col2im(W_col.T @ du), one kernel offset (p, q) -- one block of dcol's rows -- at a time, added
+    # straight into its window: no (N, C*KH*KW, OH*OW) dcol array
+    dx_p = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=du.dtype)        # (N, C, H+pt+pb, W+pl+pr)
+    for p in range(kh):
+        for q in range(kw):
+            dcol_pq = W[:, :, p, q].T @ du                                    # (N, C, OH*OW)
+            dx_p[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += dcol_pq.reshape(n, c, oh, ow)
+    return dx_p[:, :, pt:pt + h, pl:pl + w], dW.reshape(W.shape), db          # (N, C, H, W)
 
 
 def pool2d_forward(x, kind, size, stride):
@@ -168,27 +180,30 @@ def pool2d_forward(x, kind, size, stride):
         col = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, oh, ow, kh * kw)  # (N, C, OH, OW, KH*KW) a copy
         return col.sum(axis=-1) / (kh * kw), (x.shape, kind, size, stride, None)   # (N, C, OH, OW)
     z = win[:, :, 0, 0].copy()                                                # (N, C, OH, OW) offset k = 0
-    # k* kept in the cache's layout (N*OH*OW, C), written through an (N, C, OH, OW) view of it
-    first_max = np.zeros((n * oh * ow, c), dtype=np.intp)                     # (N*OH*OW, C)
-    k_star = first_max.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)           # (N, C, OH, OW) view
+    k_type = np.min_scalar_type(kh * kw - 1)                                  # uint8 up to 16 x 16 windows
+    k_star = np.zeros(z.shape, dtype=k_type)                                  # (N, C, OH, OW)
     for k in range(1, kh * kw):
         v = win[:, :, k // kw, k % kw]                                        # (N, C, OH, OW) offset k
-        np.maximum(k_star, k * (v > z), out=k_star)          # k* = k where v beats every earlier offset
+        np.maximum(k_star, (v > z) * k_type.type(k), out=k_star)   # k* = k where v beats every earlier k
         np.maximum(z, v, out=z)
+    first_max = k_star.transpose(0, 2, 3, 1).reshape(-1, c)                  # (N*OH*OW, C) the cache's layout
     return z, (x.shape, kind, size, stride, first_max)
 
 
 def pool2d_backward(dz, cache):
-    x_shape, kind, (kh, kw), stride, first_max = cache
+    x_shape, kind, (kh, kw), (sh, sw), first_max = cache
     n, c, oh, ow = dz.shape
-    dwin = np.empty((n, c, kh, kw, oh, ow), dtype=dz.dtype)                   # (N, C, KH, KW, OH, OW)
     if kind == "max":
-        k_star = first_max.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)       # (N, C, OH, OW)
-        for k in range(kh * kw):
-            np.multiply(dz, k_star == k, out=dwin[:, :, k // kw, k % kw])     # dz where k is the first max
+        k_star = np.ascontiguousarray(first_max.reshape(n, oh, ow, c).transpose(0, 3, 1, 2))  # (N, C, OH, OW)
     else:
-        dwin[...] = (dz / (kh * kw))[:, :, None, None]
-    return add_windows(dwin, x_shape, stride, NO_PADS)                        # (N, C, H, W)
+        dz_k = dz / (kh * kw)                                                 # (N, C, OH, OW) every offset's
+    # col2im of dwin, one offset k = (p, q) at a time, added straight into its window (no dwin array)
+    dx = np.zeros(x_shape, dtype=dz.dtype)                                    # (N, C, H, W)
+    for k in range(kh * kw):
+        p, q = divmod(k, kw)
+        window_k = dx[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw]               # (N, C, OH, OW) view
+        window_k += dz * (k_star == k) if kind == "max" else dz_k            # dz where k is the first max
+    return dx
 
 
 def flatten_forward(z):

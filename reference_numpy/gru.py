@@ -39,16 +39,23 @@ Backward through one step, given ``dh = dL/dh_t`` (from the output and from step
   reset_after=True:
     dr   = dan * ah[:, 2H:],     dar = dr * r (1 - r)                       (N, H)
     dah  = [daz, dar, dan * r]                                              (N, 3H)
-    dWh += h_{t-1}.T @ dah,      dbh += sum_n dah                           (H, 3H), (3H,)
     dh_{t-1} += dah @ Wh.T                                                  (N, H)
   reset_after=False:
     d(r h) = dan @ Wh[:, 2H:].T                                             (N, H)
     dr   = d(r h) * h_{t-1},     dar = dr * r (1 - r)                       (N, H)
-    dWh[:, 2H:] += (r * h_{t-1}).T @ dan                                    (H, H)
-    dWh[:, :2H] += h_{t-1}.T @ [daz, dar]                                   (H, 2H)
-    dh_{t-1} += d(r h) * r + [daz, dar] @ Wh[:, :2H].T                      (N, H)
+    dah  = [daz, dar]                                                       (N, 2H)
+    dh_{t-1} += d(r h) * r + dah @ Wh[:, :2H].T                             (N, H)
   both:
     dax  = [daz, dar, dan]                                                  (N, 3H)
+
+The recurrent weights' gradients, for every step at once after the loop (``recurrent_grads``: one
+product each over the stacked steps, ``sum_t`` below)::
+
+  reset_after=True:
+    dWh = sum_t h_{t-1}.T @ dah_t,   dbh = sum_{t,n} dah_t                   (H, 3H), (3H,)
+  reset_after=False:
+    dWh[:, :2H] = sum_t h_{t-1}.T @ dah_t                                   (H, 2H)
+    dWh[:, 2H:] = sum_t (r_t * h_{t-1}).T @ dan_t                            (H, H)
 
 ``dx``, ``dWx``, ``db`` follow from ``dax`` of every step as in ``rnn.py``.
 """
@@ -71,15 +78,19 @@ class GRU(Recurrent):
         H, h_prev = self.hidden, state["h"]                               # (N, H)
         Wh = P["Wh"]                                                      # (H, 3H)
         if self.reset_after:
-            ah = h_prev @ Wh + P["bh"]                                    # (N, 3H)
-            z = sigmoid(ax_t[:, 0:H] + ah[:, 0:H])                        # (N, H)
-            r = sigmoid(ax_t[:, H:2 * H] + ah[:, H:2 * H])                # (N, H)
-            n = np.tanh(ax_t[:, 2 * H:] + r * ah[:, 2 * H:])              # (N, H)
+            ah = h_prev @ Wh                                              # (N, 3H)
+            ah += P["bh"]
         else:
             ah = h_prev @ Wh[:, 0:2 * H]                                  # (N, 2H)
-            z = sigmoid(ax_t[:, 0:H] + ah[:, 0:H])                        # (N, H)
-            r = sigmoid(ax_t[:, H:2 * H] + ah[:, H:2 * H])                # (N, H)
-            n = np.tanh(ax_t[:, 2 * H:] + (r * h_prev) @ Wh[:, 2 * H:])  # (N, H)
+        zr = ax_t[:, 0:2 * H] + ah[:, 0:2 * H]                            # (N, 2H)
+        sigmoid(zr, out=zr)                                               # both gates in one call
+        z, r = zr[:, 0:H], zr[:, H:2 * H]                                 # (N, H) each
+        if self.reset_after:
+            n = r * ah[:, 2 * H:]                                         # (N, H)
+        else:
+            n = (r * h_prev) @ Wh[:, 2 * H:]                              # (N, H)
+        n += ax_t[:, 2 * H:]
+        np.tanh(n, out=n)                                                 # tanh(ax_n + ...)
         h = z * h_prev + (1.0 - z) * n                                    # (N, H)
         return {"h": h}, (h_prev, ah, z, r, n)
 
@@ -87,21 +98,27 @@ class GRU(Recurrent):
         H, Wh = self.hidden, P["Wh"]
         h_prev, ah, z, r, n = cache
         dh = dstate["h"]                                                  # (N, H)
-        dz, dn = dh * (h_prev - n), dh * (1.0 - z)                        # (N, H) each
+        dax = np.empty((dh.shape[0], 3 * H), dtype=dh.dtype)              # (N, 3H)
+        daz, dar, dan = dax[:, 0:H], dax[:, H:2 * H], dax[:, 2 * H:]      # views of dax
+        np.multiply(dh * (1.0 - z), 1.0 - n * n, out=dan)                 # dn * (1 - n^2)
+        np.multiply(dh * (h_prev - n) * z, 1.0 - z, out=daz)              # dz * z (1 - z)
         dh_prev = dh * z                                                  # (N, H)
-        dan = dn * (1.0 - n * n)                                          # (N, H)
-        daz = dz * z * (1.0 - z)                                          # (N, H)
         if self.reset_after:
-            dar = dan * ah[:, 2 * H:] * r * (1.0 - r)                     # (N, H)
-            dah = np.concatenate([daz, dar, dan * r], axis=-1)            # (N, 3H)
-            dh_prev = dh_prev + dah @ Wh.T                                # (N, H)
-            grads = {"Wh": h_prev.T @ dah, "bh": dah.sum(axis=0)}         # (H, 3H), (3H,)
+            np.multiply(dan * ah[:, 2 * H:] * r, 1.0 - r, out=dar)        # (N, H)
+            dah = dax.copy()                                              # (N, 3H) [daz, dar, dan * r]
+            dah[:, 2 * H:] *= r
+            dh_prev += dah @ Wh.T                                         # (N, H)
         else:
             drh = dan @ Wh[:, 2 * H:].T                                   # (N, H) d(r * h_prev)
-            dar = drh * h_prev * r * (1.0 - r)                            # (N, H)
-            dah = np.concatenate([daz, dar], axis=-1)                     # (N, 2H)
-            dh_prev = dh_prev + drh * r + dah @ Wh[:, 0:2 * H].T         # (N, H)
-            dWh = np.concatenate([h_prev.T @ dah, (r * h_prev).T @ dan], axis=-1)   # (H, 3H)
-            grads = {"Wh": dWh}
-        dax = np.concatenate([daz, dar, dan], axis=-1)                    # (N, 3H)
-        return dax, {"h": dh_prev}, grads
+            np.multiply(drh * h_prev * r, 1.0 - r, out=dar)               # (N, H)
+            dah = dax[:, 0:2 * H]                                         # (N, 2H) [daz, dar]
+            dh_prev += drh * r
+            dh_prev += dah @ Wh[:, 0:2 * H].T                             # (N, H)
+        return dax, {"h": dh_prev}, dah
+
+    def recurrent_grads(self, h_prev, dax, dah, step_caches, P):
+        H = self.hidden
+        if self.reset_after:
+            return {"Wh": h_prev.T @ dah, "bh": dah.sum(axis=0)}          # (H, 3H), (3H,)
+        r = np.stack([cache[3] for cache in step_caches]).reshape(h_prev.shape)   # (T*N, H)
+        return {"Wh": np.concatenate([h_prev.T @ dah, (r * h_prev).T @ dax[:, 2 * H:]], axis=-1)}  # (H, 3H)

@@ -22,7 +22,8 @@ import numpy as np
 
 
 def dense_forward(x, W, b):
-    u = x @ W + b                 # (N, H)
+    u = x @ W                     # (N, H)
+    u += b                        # x @ W + b, without a second (N, H) array
     return u, (x, W)
 
 
@@ -35,7 +36,7 @@ def dense_backward(du, cache):
 
 
 def polynomial_features_forward(x, degree: int):
-    powers = np.arange(1, degree + 1)                      # (P,)
+    powers = np.arange(1, degree + 1, dtype=x.dtype)       # (P,) in x's dtype: int64 powers would give float64
     phi = x[:, None, :] ** powers[None, :, None]           # (N, P, D)
     return phi.reshape(x.shape[0], -1), (x, degree)        # (N, P*D)
 
@@ -43,7 +44,7 @@ def polynomial_features_forward(x, degree: int):
 def polynomial_features_backward(dphi, cache):
     x, degree = cache
     n, d = x.shape
-    powers = np.arange(1, degree + 1)                                   # (P,)
+    powers = np.arange(1, degree + 1, dtype=x.dtype)                    # (P,) in x's dtype, as above
     dphi = dphi.reshape(n, degree, d)                                   # (N, P, D)
     slope = powers[None, :, None] * x[:, None, :] ** (powers - 1)[None, :, None]  # (N, P, D)
     return np.sum(dphi * slope, axis=1)                                 # (N, D)

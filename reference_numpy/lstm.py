@@ -26,11 +26,10 @@ Backward through one step, given ``dh_t`` (from the output and from step t+1) an
     do    = dh_t * tanh(c_t)                                               (N, H)
     di    = dc * g,   df = dc * c_{t-1},   dg = dc * i                     (N, H) each
     da    = [di * i (1 - i), df * f (1 - f), dg * (1 - g^2), do * o (1 - o)]   (N, 4H)
-    dWh  += h_{t-1}.T @ da                                                 (H, 4H)
     dh_{t-1} = da @ Wh.T                                                   (N, H)
     dc_{t-1} = dc * f                                                      (N, H)
 
-``dx``, ``dWx``, ``db`` follow from ``da`` of every step as in ``rnn.py``.
+``dWh``, ``dx``, ``dWx``, ``db`` follow from ``da`` of every step as in ``rnn.py`` (one product each).
 """
 
 from __future__ import annotations
@@ -47,25 +46,33 @@ class LSTM(Recurrent):
     def step(self, ax_t, state, P):
         H = self.hidden
         h_prev, c_prev = state["h"], state["c"]                           # (N, H) each
-        a = ax_t + h_prev @ P["Wh"]                                       # (N, 4H)
-        i = sigmoid(a[:, 0:H])                                            # (N, H)
-        f = sigmoid(a[:, H:2 * H])                                        # (N, H)
-        g = np.tanh(a[:, 2 * H:3 * H])                                    # (N, H)
-        o = sigmoid(a[:, 3 * H:4 * H])                                    # (N, H)
-        c = f * c_prev + i * g                                            # (N, H)
+        a = h_prev @ P["Wh"]                                              # (N, 4H)
+        a += ax_t                                                         # x_t @ Wx + b + h_{t-1} @ Wh
+        # the activations overwrite a in place (i and f in one call): the gates are views of it
+        sigmoid(a[:, 0:2 * H], out=a[:, 0:2 * H])
+        np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+        sigmoid(a[:, 3 * H:4 * H], out=a[:, 3 * H:4 * H])
+        i, f, g, o = a[:, 0:H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:4 * H]   # (N, H) each
+        c = f * c_prev                                                    # (N, H)
+        c += i * g                                                        # f * c_{t-1} + i * g
         tanh_c = np.tanh(c)                                               # (N, H)
         h = o * tanh_c                                                    # (N, H)
         return {"h": h, "c": c}, (h_prev, c_prev, i, f, g, o, tanh_c)
 
     def step_backward(self, dstate, cache, P):
+        H = self.hidden
         h_prev, c_prev, i, f, g, o, tanh_c = cache
         dh = dstate["h"]                                                  # (N, H)
         dc = dstate["c"] + dh * o * (1.0 - tanh_c * tanh_c)               # (N, H)
-        do = dh * tanh_c                                                  # (N, H)
-        di, df, dg = dc * g, dc * c_prev, dc * i                          # (N, H) each
-        da = np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f),
-                             dg * (1.0 - g * g), do * o * (1.0 - o)], axis=-1)   # (N, 4H)
-        dWh = h_prev.T @ da                                               # (H, 4H)
+        da = np.empty((dh.shape[0], 4 * H), dtype=dh.dtype)               # (N, 4H)
+        di, df, dg, do = da[:, 0:H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]   # views of da
+        np.multiply(dc * g, i, out=di)                                    # (N, H) each
+        di *= 1.0 - i                                                     # di * i (1 - i)
+        np.multiply(dc * c_prev, f, out=df)
+        df *= 1.0 - f                                                     # df * f (1 - f)
+        np.multiply(dc * i, 1.0 - g * g, out=dg)                          # dg * (1 - g^2)
+        np.multiply(dh * tanh_c, o, out=do)
+        do *= 1.0 - o                                                     # do * o (1 - o)
         dh_prev = da @ P["Wh"].T                                          # (N, H)
         dc_prev = dc * f                                                  # (N, H)
-        return da, {"h": dh_prev, "c": dc_prev}, {"Wh": dWh}
+        return da, {"h": dh_prev, "c": dc_prev}, da

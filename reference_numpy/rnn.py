@@ -22,20 +22,26 @@ Backward through time (the notes' ``delta[:, t] = (delta[:, t+1] @ W.T + delta_o
 
     dh_t     = dout_t + dh_t(from step t+1)          (the two paths into h_t add)   (N, H)
     da_t     = f'(a_t) * dh_t                                                       (N, H)
-    dWh     += h_{t-1}.T @ da_t                                                     (H, H)
     dh_{t-1} = da_t @ Wh.T                                                          (N, H)
 
-and, for every step at once (one product each, outside the time loop)::
+and, for every step at once (one product each, outside the time loop; ``h_prev`` stacks the state
+each step read, ``h_0 .. h_{T-1}``)::
 
-    dx  = da @ Wx.T          (N, T, D)
-    dWx = sum_{n,t} x_{n,t}.T da_{n,t}  = x.reshape(N*T, D).T @ da.reshape(N*T, G*H)   (D, G*H)
-    db  = sum_{n,t} da_{n,t}                                                            (G*H,)
+    dWh = sum_t h_{t-1}.T @ da_t         = h_prev.reshape(T*N, H).T @ da.reshape(T*N, G*H)   (H, G*H)
+    dx  = da @ Wx.T                                                                           (N, T, D)
+    dWx = sum_{n,t} x_{n,t}.T da_{n,t}   = x.reshape(T*N, D).T @ da.reshape(T*N, G*H)       (D, G*H)
+    db  = sum_{n,t} da_{n,t}                                                                  (G*H,)
 
 ``dh_0`` is the gradient of the initial state.
 
 The shared loop (``Recurrent``): the input projection ``ax = x @ Wx + b`` of every step is one
-product ``(N, T, D) @ (D, G*H)``; each cell (``SimpleRNN`` here, ``LSTM`` in ``lstm.py``,
-``GRU`` in ``gru.py``) implements one ``step`` and its ``step_backward``.
+product ``(T*N, D) @ (D, G*H)``; each cell (``SimpleRNN`` here, ``LSTM`` in ``lstm.py``, ``GRU`` in
+``gru.py``) implements one ``step``, its ``step_backward`` -- which returns ``dax_t``, the gradient
+of the step's input projection, and ``dah_t``, that of its recurrent term ``ah_t`` (``h_{t-1} @ Wh``,
+the same array as ``dax_t`` except in the GRU) -- and ``recurrent_grads``, the gradients of the
+parameters of ``ah`` (``Wh``, the GRU's ``bh``) from every step's ``dah_t`` at once. Inside the loop
+the arrays of all steps are time-major, ``(T, N, ...)``, so that each step reads and writes one
+contiguous ``(N, ...)`` block.
 
 Bidirectional (the notes' ``np.concatenate([h_f, h_b[:, ::-1]], axis=-1)``): the ``_reverse``
 parameters run the same recurrence on the time-reversed input ``x_T, ..., x_1`` starting from the
@@ -70,7 +76,7 @@ class Recurrent:
     canonical dicts (suffix ``_reverse`` for the backward direction; ``RecurrentNet`` puts the
     gradients in canonical order), ``state`` / ``dstate`` dicts keyed like
     ``RNNSpec.state_shapes()``. A subclass sets ``state_names`` (and ``recurrent_params``) and
-    implements ``step`` / ``step_backward``.
+    implements ``step`` / ``step_backward`` (and ``recurrent_grads`` unless ``ah = h_{t-1} @ Wh``).
     """
 
     state_names: tuple[str, ...] = ("h",)
@@ -87,12 +93,19 @@ class Recurrent:
         raise NotImplementedError
 
     def step_backward(self, dstate, cache, P):
-        """``(dax_t (N, G*H), dstate_{t-1}, {name: gradient}` for ``recurrent_params``)``."""
+        """``(dax_t (N, G*H), dstate_{t-1}, dah_t)``: the gradients of the step's input projection, of
+        the state it read and of its recurrent term ``ah_t``."""
         raise NotImplementedError
+
+    def recurrent_grads(self, h_prev, dax, dah, step_caches, P):
+        """``{name: gradient}`` of ``recurrent_params`` for all steps at once, from ``h_prev (T*N, H)``
+        (the state every step read), ``dax``, ``dah`` (T*N, ...) and the step caches:
+        ``dWh = h_prev.T @ dah`` for ``ah_t = h_{t-1} @ Wh``."""
+        return {"Wh": h_prev.T @ dah}                                     # (H, G*H)
 
     # -- the loop -------------------------------------------------------------
     def forward(self, params, x, state=None, lengths=None):
-        N, T, _ = x.shape
+        N, T, D = x.shape
         H = self.hidden
         if lengths is not None and len(self.directions) > 1:
             raise ValueError("per-row lengths are for a unidirectional layer (the final state after each "
@@ -101,48 +114,58 @@ class Recurrent:
         outputs, final, caches = [], {}, []
         for d in self.directions:
             P = {n: params[f"{n}{d}"] for n in ("Wx", "b", *self.recurrent_params)}
-            xd = x[:, ::-1] if d else x                                   # (N, T, D) x_T..x_1 backward
+            xt = x.transpose(1, 0, 2)                                     # (T, N, D) time-major view
+            xt = (xt[::-1] if d else xt).reshape(T * N, D)                # (T*N, D) x_T..x_1 backward
+            ax = xt @ P["Wx"]                                             # (T*N, G*H) all steps at once
+            ax += P["b"]
+            ax = ax.reshape(T, N, -1)                                     # (T, N, G*H)
             s = {n: np.zeros((N, H), dtype=x.dtype) if state is None else state[f"{n}{d}"]
                  for n in self.state_names}                               # each (N, H)
-            ax = xd @ P["Wx"] + P["b"]                                    # (N, T, G*H) all steps at once
-            hs = np.empty((N, T, H), dtype=x.dtype)                       # (N, T, H)
+            hs = np.empty((T + 1, N, H), dtype=x.dtype)                   # (T+1, N, H) h_0 .. h_T
+            hs[0] = s["h"]
             step_caches = []
             ends = None if last is None else {n: np.zeros((N, H), dtype=x.dtype) for n in self.state_names}
             for t in range(T):
-                s, step_cache = self.step(ax[:, t], s, P)                 # each (N, H)
-                hs[:, t] = s["h"]
+                s, step_cache = self.step(ax[t], s, P)                    # each (N, H)
+                hs[t + 1] = s["h"]
                 step_caches.append(step_cache)
                 if last is not None:
                     ends = {n: np.where((last == t)[:, None], s[n], ends[n]) for n in s}   # (N, H) each
-            outputs.append(hs[:, ::-1] if d else hs)                      # step t stored at t
+            out = hs[1:].transpose(1, 0, 2)                               # (N, T, H) view
+            outputs.append(out[:, ::-1] if d else out)                    # step t stored at t
             final.update({f"{n}{d}": v for n, v in (s if last is None else ends).items()})
-            caches.append((xd, P, step_caches, last))
+            caches.append((xt, hs, P, step_caches, last))
         return np.concatenate(outputs, axis=-1), final, caches           # (N, T, dirs*H)
 
     def backward(self, doutput, dfinal, cache):
         H = self.hidden
         dx, grads, dstate = None, {}, {}
         for k, d in enumerate(self.directions):
-            xd, P, step_caches, last = cache[k]
-            N, T, D = xd.shape
+            xt, hs, P, step_caches, last = cache[k]
+            T, N = hs.shape[0] - 1, hs.shape[1]
             dhs = doutput[:, :, k * H:(k + 1) * H]                        # (N, T, H)
             dhs = dhs[:, ::-1] if d else dhs                              # in this direction's time
             ds = {n: dfinal[f"{n}{d}"] if last is None else np.zeros_like(dfinal[f"{n}{d}"])
                   for n in self.state_names}                              # each (N, H)
-            dax = np.empty((N, T, P["Wx"].shape[1]), dtype=xd.dtype)      # (N, T, G*H)
-            dP = {n: np.zeros_like(P[n]) for n in self.recurrent_params}
+            dax = dah = None                                              # (T, N, G*H), (T, N, ...)
             for t in range(T - 1, -1, -1):
                 if last is not None:                                      # dfinal enters at each row's end
                     ds = {n: ds[n] + np.where((last == t)[:, None], dfinal[f"{n}{d}"], 0.0) for n in ds}
                 ds = ds | {"h": ds["h"] + dhs[:, t]}                      # (N, H) both paths into h_t
-                dax[:, t], ds, dP_t = self.step_backward(ds, step_caches[t], P)
-                for n, g in dP_t.items():
-                    dP[n] += g
-            dxd = dax @ P["Wx"].T                                         # (N, T, D)
-            dx_dir = dxd[:, ::-1] if d else dxd
+                dax_t, ds, dah_t = self.step_backward(ds, step_caches[t], P)
+                if dax is None:
+                    dax = np.empty((T, *dax_t.shape), dtype=dax_t.dtype)
+                    dah = dax if dah_t is dax_t else np.empty((T, *dah_t.shape), dtype=dah_t.dtype)
+                dax[t] = dax_t
+                if dah is not dax:
+                    dah[t] = dah_t
+            dax, dah = dax.reshape(T * N, -1), dah.reshape(T * N, -1)    # (T*N, G*H), (T*N, ...)
+            dP = self.recurrent_grads(hs[:-1].reshape(T * N, H), dax, dah, step_caches, P)
+            dxt = (dax @ P["Wx"].T).reshape(T, N, -1)                    # (T, N, D)
+            dx_dir = (dxt[::-1] if d else dxt).transpose(1, 0, 2)         # (N, T, D) in the input's time
             dx = dx_dir if dx is None else dx + dx_dir
-            dWx = xd.reshape(N * T, D).T @ dax.reshape(N * T, -1)        # (D, G*H)
-            db = dax.sum(axis=(0, 1))                                     # (G*H,)
+            dWx = xt.T @ dax                                              # (D, G*H)
+            db = dax.sum(axis=0)                                          # (G*H,)
             grads.update({f"{n}{d}": g for n, g in ({"Wx": dWx, "b": db} | dP).items()})
             dstate.update({f"{n}{d}": g for n, g in ds.items()})
         return dx, grads, dstate
@@ -155,13 +178,13 @@ class SimpleRNN(Recurrent):
 
     def step(self, ax_t, state, P):
         h_prev = state["h"]                                               # (N, H)
-        a = ax_t + h_prev @ P["Wh"]                                       # (N, H)
+        a = h_prev @ P["Wh"]                                              # (N, H)
+        a += ax_t                                                         # x_t @ Wx + b + h_{t-1} @ Wh
         h = self.act_forward(a)                                           # (N, H)
         return {"h": h}, (h_prev, a, h)
 
     def step_backward(self, dstate, cache, P):
         h_prev, a, h = cache
         da = self.act_backward(dstate["h"], a, h)                         # (N, H)
-        dWh = h_prev.T @ da                                               # (H, H)
         dh_prev = da @ P["Wh"].T                                          # (N, H)
-        return da, {"h": dh_prev}, {"Wh": dWh}
+        return da, {"h": dh_prev}, da

@@ -60,6 +60,7 @@ import io
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,7 @@ LR = 2.0 ** -7
 LIMIT_N, QUICK_LIMIT_N = 2048, 1024
 OUTPUT_FILES = ("bench.csv", "bench.md")
 COLUMNS = ("family", "framework", "dtype", "mode", "size", "median_ms", "min_ms", "ratio_to_torch", "gflops",
-           "matmul_limit_gflops", "pct_of_limit", "rounds", "process")
+           "matmul_limit_gflops", "pct_of_limit", "page_faults", "rounds", "process")
 #: The issue's targets for the NumPy reference (float32 train step, ratio to torch-plain).
 NUMPY_TARGETS = {"mlp": 1.0, "cnn": 1.5, "rnn": 0.5, "lstm": 1.5, "gru": 0.9}
 
@@ -281,9 +282,15 @@ class AdapterRunner:
 
 
 # -- timing --------------------------------------------------------------------------------------------
+def minor_faults() -> int:
+    """Minor page faults of this process so far (a fresh page touched for the first time)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def time_rounds(runners: dict, rounds: int, warmup: int, bar=None) -> dict[tuple[str, str], np.ndarray]:
-    """``{(framework, mode): seconds per timed round}``: interleaved rounds, the order of the frameworks
-    rotating by one each round; the first ``warmup`` rounds are not kept."""
+    """``{(framework, mode): (seconds, page faults) per timed round}`` (an array ``(rounds, 2)``):
+    interleaved rounds, the order of the frameworks rotating by one each round; the first ``warmup``
+    rounds are not kept."""
     names = list(runners)
     times = {(f, m): [] for f in names for m in MODES}
     gc.collect()
@@ -292,14 +299,14 @@ def time_rounds(runners: dict, rounds: int, warmup: int, bar=None) -> dict[tuple
         for mode in MODES:
             for name in order:
                 fn = getattr(runners[name], mode)
-                start = time.perf_counter()
+                faults, start = minor_faults(), time.perf_counter()
                 fn()
-                elapsed = time.perf_counter() - start
+                elapsed, faults = time.perf_counter() - start, minor_faults() - faults
                 if r >= warmup:
-                    times[(name, mode)].append(elapsed)
+                    times[(name, mode)].append((elapsed, faults))
         if bar is not None:
             bar.update()
-    return {k: np.asarray(v) for k, v in times.items()}
+    return {k: np.asarray(v, dtype=np.float64) for k, v in times.items()}
 
 
 def matmul_limit(dtype: str, n: int = LIMIT_N, repeats: int = 3) -> float:
@@ -323,15 +330,15 @@ def matmul_limit(dtype: str, n: int = LIMIT_N, repeats: int = 3) -> float:
 def rows_for(w: Workload, dtype: str, times: dict, limit: float, process: str) -> list[dict]:
     """One row per (framework, mode) of one workload (module docstring's columns)."""
     rows = []
-    for (name, mode), t in times.items():
-        base = times[(BASELINE, mode)]
+    for (name, mode), measured in times.items():
+        t, faults, base = measured[:, 0], measured[:, 1], times[(BASELINE, mode)][:, 0]
         median = float(np.median(t))
         gflops = w.flops(mode) / median / 1e9
         rows.append({"family": w.family, "framework": name, "dtype": dtype, "mode": mode, "size": w.size,
                      "median_ms": 1e3 * median, "min_ms": 1e3 * float(np.min(t)),
                      "ratio_to_torch": float(np.median(t / base)), "gflops": gflops,
                      "matmul_limit_gflops": limit, "pct_of_limit": 100.0 * gflops / limit,
-                     "rounds": len(t), "process": process})
+                     "page_faults": float(np.median(faults)), "rounds": len(t), "process": process})
     return rows
 
 
@@ -351,15 +358,34 @@ def fd2_to_devnull():
         os.close(devnull)
 
 
-def import_frameworks(backend: str | None = None) -> None:
-    """Import the frameworks (Keras on ``backend``, default TensorFlow) with their start-up chatter silenced."""
+def import_frameworks(keras_backend: str | None) -> None:
+    """Import torch and, with a ``keras_backend``, Keras on it, with their start-up chatter silenced."""
     with fd2_to_devnull(), quiet():
         import impl_tf
 
-        if backend is not None:
-            impl_tf.configure(backend)
-        import keras  # noqa: F401
+        if keras_backend is not None:
+            impl_tf.configure(keras_backend)
+            import keras  # noqa: F401
         import torch  # noqa: F401
+
+
+def keep_freed_memory() -> str:
+    """glibc only: keep freed memory in the process instead of returning it to the system
+    (``mallopt``: no heap trimming, no ``mmap`` for blocks under 32 MB). By default glibc hands big
+    freed blocks back and the next step page-faults on fresh pages again (``page_faults``); which
+    framework pays how much depends on its temporaries -- and on the process's allocation history."""
+    import ctypes
+    import ctypes.util
+
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(m_trim_threshold, 2 ** 30) == 1 and libc.mallopt(m_mmap_threshold, 2 ** 25) == 1
+    except (OSError, AttributeError):
+        ok = False
+    if not ok:
+        raise RuntimeError("--keep-freed-memory needs glibc's mallopt (Linux)")
+    return "kept (mallopt: no trimming, no mmap under 32 MB)"
 
 
 def limit_threads(n: int | None) -> str:
@@ -437,6 +463,8 @@ def run_worker_process(backend: str, args) -> list[dict]:
             cmd.append("--no-progress")
         if args.threads is not None:
             cmd += ["--threads", str(args.threads)]
+        if args.keep_freed_memory:
+            cmd.append("--keep-freed-memory")
         env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
         proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[1])
@@ -453,6 +481,8 @@ def worker_main(backend: str, args) -> int:
                                    f" intra_op_parallelism_threads={args.threads}").strip()
     import_frameworks(backend)
     limit_threads(args.threads)
+    if args.keep_freed_memory:
+        keep_freed_memory()
     from reports import backends
 
     framework = backends.framework_name(backend)
@@ -488,8 +518,20 @@ def machine() -> dict[str, str]:
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor() or "unknown"
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "torch threads": str(torch.get_num_threads()),
-            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
+    import threadpoolctl
+
+    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture', '?')} kernels, "
+            f"{i.get('num_threads')} threads)" for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    info = {"cpu": cpu, "cores": str(os.cpu_count()), "torch threads": str(torch.get_num_threads()),
+            "BLAS libraries": ", ".join(blas) or "unknown", "python": platform.python_version(), "numpy": np.__version__,
+            "torch": torch.__version__}
+    if "keras" in sys.modules:
+        import keras
+
+        info["keras"] = f"{keras.__version__} ({keras.backend.backend()})"
+    if "tensorflow" in sys.modules:
+        info["tensorflow"] = sys.modules["tensorflow"].__version__
+    return info
 
 
 def load_average() -> str:
@@ -553,6 +595,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="threads per framework (torch, BLAS, TensorFlow; XLA in the JAX worker); default: each "
                         "library's own, one per core. On a loaded machine use --threads 1 (see limit_threads)")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="glibc: keep freed memory in the process (mallopt), so that big temporaries do not "
+                        "page-fault on fresh pages every step (the page_faults column); for every framework alike")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--limit-n", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)      # internal: a Keras backend's process
@@ -582,8 +627,9 @@ def main(argv=None) -> int:
 
     from reports import backends
 
-    import_frameworks()
+    import_frameworks("tensorflow" if "keras-tf" in args.frameworks else None)
     threads = limit_threads(args.threads)
+    memory = keep_freed_memory() if args.keep_freed_memory else "glibc defaults (freed blocks go back to the system)"
     local = [f for f in args.frameworks if not backends.is_remote(f)]
     remote = [f for f in args.frameworks if backends.is_remote(f)]
     load_before = load_average()
@@ -594,7 +640,7 @@ def main(argv=None) -> int:
         rows += [r | {"framework": f"{BASELINE} ({framework} process)"} if r["framework"] == BASELINE else r
                  for r in worker_rows]
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    info = machine() | {"threads": threads, "load average before (1, 5, 15 min)": load_before,
+    info = machine() | {"threads": threads, "freed memory": memory, "load average before (1, 5, 15 min)": load_before,
                         "load average after": load_average(),
                         "rounds": f"{args.rounds} timed after {args.warmup} warm-up",
                         "wall time": f"{time.perf_counter() - started:.0f} s"}
