@@ -83,7 +83,7 @@ class BatchLoss(keras.metrics.Metric):
         self.value.assign(keras.ops.cast(self.loss_fn(y_true, y_pred), self.dtype))
 
     def result(self):
-        return self.value
+        return keras.ops.convert_to_tensor(self.value)     # a tensor, not the Variable (JAX traces this)
 
     def reset_state(self):
         self.value.assign(keras.ops.zeros((), dtype=self.dtype))
@@ -110,12 +110,20 @@ class Steps(keras.callbacks.Callback):
         super().__init__()
         self.adapter, self.bar, self.losses, self.before = adapter, bar, [], None
 
+    def _sync(self):
+        """On JAX, fit keeps the variables' values in its own state during an epoch (the variables
+        are emptied); ``jax_state_sync`` writes them back so they can be read (and restored)."""
+        if hasattr(self.model, "jax_state_sync"):
+            self.model.jax_state_sync()
+
     def on_train_batch_begin(self, batch, logs=None):
+        self._sync()
         self.before = self.adapter.get_params()
 
     def on_train_batch_end(self, batch, logs=None):
         adapter = self.adapter
         loss = float(np.asarray(logs["batch_loss"]))
+        self._sync()
         after = adapter.get_params()
         bad = [n for n, a in after.items() if not np.all(np.isfinite(a))]
         if not np.isfinite(loss) or bad:

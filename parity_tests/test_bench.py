@@ -16,7 +16,8 @@ DOCUMENTED = ["family", "framework", "dtype", "mode", "size", "median_ms", "min_
 
 def test_tiny_quick_run_writes_the_documented_csv_and_table(tmp_path, capsys):
     out = tmp_path / "bench"
-    argv = ["--quick", "--rounds", "2", "--warmup", "1", "--limit-n", "64", "--no-progress",
+    # --release-freed-memory: leave this (pytest) process's allocator as it is
+    argv = ["--quick", "--rounds", "2", "--warmup", "1", "--limit-n", "64", "--no-progress", "--release-freed-memory",
             "--families", "mlp,rnn", "--frameworks", "numpy,torch", "--out", str(out)]
     assert bench.main(argv) == 0
     df = pd.read_csv(out / "bench.csv")

@@ -23,7 +23,7 @@ gradient ``g`` (after clipping and weight decay, below); ``t`` is the step numbe
                 c1 = 1 - f32(beta1)^t,  c2 = 1 - f32(beta2)^t
                 "moments" (torch):    w <- w - (lr / c1) m / (sqrt(v) / sqrt(c2) + eps)
                 "step_size" (Keras):  w <- w - m (lr sqrt(c2) / c1) / (sqrt(v) + eps)
-                (the same as "moments" with eps replaced by eps / sqrt(c2): identical at eps = 0)
+                ("step_size" with eps is "moments" with eps / sqrt(c2): the same update at eps = 0)
     adamw       adam with decoupled weight decay
 
 Before the update, in this order (the order of both frameworks)::
@@ -55,9 +55,9 @@ Optimizer state in the canonical convention (``Optimizer.state()``, and every ad
                                       mom = lr buf), step
     adam, adamw          m, v, step;   amsgrad also vmax
 
-``step`` (a 0-d int64 array per parameter) is kept by every optimizer that counts steps in both
-frameworks. ``step`` updates the model's own parameter arrays in place, like the notes' optimizer
-classes; it never writes into the gradient arrays.
+The ``step`` slot (a 0-d int64 array per parameter) is kept by every optimizer that counts steps in
+both frameworks. ``Optimizer.step`` updates the model's own parameter arrays in place, like the
+notes' optimizer classes; it never writes into the gradient arrays.
 """
 
 from __future__ import annotations

@@ -121,16 +121,15 @@ class Recurrent:
             ax = ax.reshape(T, N, -1)                                     # (T, N, G*H)
             s = {n: np.zeros((N, H), dtype=x.dtype) if state is None else state[f"{n}{d}"]
                  for n in self.state_names}                               # each (N, H)
-            hs = np.empty((T + 1, N, H), dtype=x.dtype)                   # (T+1, N, H) h_0 .. h_T
-            hs[0] = s["h"]
-            step_caches = []
+            hs, step_caches = [s["h"]], []                                # h_0 .. h_T, each (N, H)
             ends = None if last is None else {n: np.zeros((N, H), dtype=x.dtype) for n in self.state_names}
             for t in range(T):
                 s, step_cache = self.step(ax[t], s, P)                    # each (N, H)
-                hs[t + 1] = s["h"]
+                hs.append(s["h"])
                 step_caches.append(step_cache)
                 if last is not None:
                     ends = {n: np.where((last == t)[:, None], s[n], ends[n]) for n in s}   # (N, H) each
+            hs = np.stack(hs)                                             # (T+1, N, H)
             out = hs[1:].transpose(1, 0, 2)                               # (N, T, H) view
             outputs.append(out[:, ::-1] if d else out)                    # step t stored at t
             final.update({f"{n}{d}": v for n, v in (s if last is None else ends).items()})
@@ -147,19 +146,15 @@ class Recurrent:
             dhs = dhs[:, ::-1] if d else dhs                              # in this direction's time
             ds = {n: dfinal[f"{n}{d}"] if last is None else np.zeros_like(dfinal[f"{n}{d}"])
                   for n in self.state_names}                              # each (N, H)
-            dax = dah = None                                              # (T, N, G*H), (T, N, ...)
+            dax, dah = [None] * T, [None] * T                             # each step's (N, G*H), (N, ...)
             for t in range(T - 1, -1, -1):
                 if last is not None:                                      # dfinal enters at each row's end
                     ds = {n: ds[n] + np.where((last == t)[:, None], dfinal[f"{n}{d}"], 0.0) for n in ds}
                 ds = ds | {"h": ds["h"] + dhs[:, t]}                      # (N, H) both paths into h_t
-                dax_t, ds, dah_t = self.step_backward(ds, step_caches[t], P)
-                if dax is None:
-                    dax = np.empty((T, *dax_t.shape), dtype=dax_t.dtype)
-                    dah = dax if dah_t is dax_t else np.empty((T, *dah_t.shape), dtype=dah_t.dtype)
-                dax[t] = dax_t
-                if dah is not dax:
-                    dah[t] = dah_t
-            dax, dah = dax.reshape(T * N, -1), dah.reshape(T * N, -1)    # (T*N, G*H), (T*N, ...)
+                dax[t], ds, dah[t] = self.step_backward(ds, step_caches[t], P)
+            same = dah[0] is dax[0]                                       # SimpleRNN, LSTM: dah_t is dax_t
+            dax = np.stack(dax).reshape(T * N, -1)                        # (T*N, G*H)
+            dah = dax if same else np.stack(dah).reshape(T * N, -1)      # (T*N, ...)
             dP = self.recurrent_grads(hs[:-1].reshape(T * N, H), dax, dah, step_caches, P)
             dxt = (dax @ P["Wx"].T).reshape(T, N, -1)                    # (T, N, D)
             dx_dir = (dxt[::-1] if d else dxt).transpose(1, 0, 2)         # (N, T, D) in the input's time

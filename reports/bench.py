@@ -29,7 +29,7 @@ first ``--warmup`` rounds are dropped (first-call costs: graph tracing, allocato
 round ``t(framework) / t(torch-plain)`` of the same mode, then the median of those ratios (more robust
 than a ratio of medians when the load changes between rounds).
 
-Achieved GFLOP/s count the matrix products only (``FLOPS`` below), analytically: a product of an
+Achieved GFLOP/s count the matrix products only, analytically (``workload``): a product of an
 ``(M, K)`` by a ``(K, P)`` matrix is ``2 M K P`` FLOPs; a training step is 3x the forward count (each
 product ``x @ W`` has two backward products of the same size, ``du @ W.T`` and ``x.T @ du``; the
 input gradient of the first layer is counted though torch and Keras skip it). Convolutions count as
@@ -40,15 +40,23 @@ pooling, softmax and embedding lookups are not counted. Beside it, ``matmul_limi
 machine's measured limit in that dtype: the best of a few large square matrix products (n = 2048) in
 NumPy and in torch, measured in the same run.
 
+The machine, as the run leaves it (all recorded in ``bench.md``): ``--threads N`` runs every framework on N
+threads (default: each library's own, one per core; on a loaded machine a parallel region waits for
+its slowest thread, so ``--threads 1`` measures the code rather than the scheduler). Freed memory is
+kept in the process (glibc ``mallopt``, ``keep_freed_memory``; ``--release-freed-memory`` leaves glibc as
+it is), and ``page_faults`` counts the minor page faults of one call (median): fresh pages the call
+touched. NumPy's BLAS is whatever OpenBLAS picked for this CPU (``bench.md`` names its kernels; the
+variable ``OPENBLAS_CORETYPE``, set before the run, overrides the choice).
+
 Frameworks: ``numpy``, ``torch``, ``keras-tf`` (``keras`` is accepted for it) run in this process.
 ``keras-jax`` and ``keras-torch`` (a Keras backend is fixed per process, ``reports/backends.py``) run in
 one worker process each (``python -m reports.bench --worker BACKEND ...``), where they are interleaved
 with their own ``torch-plain`` baseline; their ratios are to that baseline (the ``process`` column).
 
 Writes ``bench.csv`` (one row per family, framework, dtype, mode: ``family, framework, dtype, mode,
-size, median_ms, min_ms, ratio_to_torch, gflops, matmul_limit_gflops, pct_of_limit, rounds,
-process``) and ``bench.md`` (the train-step ratio table, the full table, the machine and its load)
-into ``--out``, and prints the ratio table.
+size, median_ms, min_ms, ratio_to_torch, gflops, matmul_limit_gflops, pct_of_limit, page_faults,
+rounds, process``) and ``bench.md`` (the ratio tables, every row, the sizes, the machine and its load)
+into ``--out``, and prints the train-step ratio table.
 """
 
 from __future__ import annotations
@@ -66,7 +74,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,8 +98,10 @@ LIMIT_N, QUICK_LIMIT_N = 2048, 1024
 OUTPUT_FILES = ("bench.csv", "bench.md")
 COLUMNS = ("family", "framework", "dtype", "mode", "size", "median_ms", "min_ms", "ratio_to_torch", "gflops",
            "matmul_limit_gflops", "pct_of_limit", "page_faults", "rounds", "process")
-#: The issue's targets for the NumPy reference (float32 train step, ratio to torch-plain).
-NUMPY_TARGETS = {"mlp": 1.0, "cnn": 1.5, "rnn": 0.5, "lstm": 1.5, "gru": 0.9}
+#: Issue 13's targets: the float32 training step's ratio to torch-plain, by framework and family.
+TARGETS = {"numpy": {"mlp": 1.0, "cnn": 1.5, "rnn": 0.5, "lstm": 1.5, "gru": 0.9},
+           "torch": dict.fromkeys(("mlp", "cnn", "rnn", "lstm", "gru"), 1.1),
+           "keras-tf": dict.fromkeys(("mlp", "cnn", "rnn", "lstm", "gru"), 1.3)}
 
 
 # -- the workloads ------------------------------------------------------------------------------------
@@ -106,7 +116,6 @@ class Workload:
     target: np.ndarray                  # int labels, float targets, or target ids (seq2seq)
     forward_flops: float
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def seq2seq(self) -> bool:
@@ -344,15 +353,18 @@ def rows_for(w: Workload, dtype: str, times: dict, limit: float, process: str) -
 
 @contextlib.contextmanager
 def fd2_to_devnull():
-    """File descriptor 2 to ``os.devnull`` for the block: TensorFlow 2.21 writes its start-up lines (absl,
-    oneDNN) there from C++ whatever ``TF_CPP_MIN_LOG_LEVEL`` says. Python exceptions still propagate."""
+    """File descriptor 2 to ``os.devnull`` for the block, which gets a file on the real stderr (for the
+    progress bar): TensorFlow 2.21 writes start-up and first-call lines (absl, oneDNN) there from C++,
+    whatever ``TF_CPP_MIN_LOG_LEVEL`` says. fd 2 is restored before an exception propagates."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    real_stderr = os.fdopen(os.dup(saved), "w", buffering=1)
     os.dup2(devnull, 2)
     try:
-        yield
+        yield real_stderr
     finally:
         sys.stderr.flush()
+        real_stderr.close()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
@@ -361,7 +373,7 @@ def fd2_to_devnull():
 def import_frameworks(keras_backend: str | None) -> None:
     """Import torch and, with a ``keras_backend``, Keras on it, with their start-up chatter silenced."""
     with fd2_to_devnull(), quiet():
-        import impl_tf
+        import impl_tf  # (sets KERAS_BACKEND and TF_CPP_MIN_LOG_LEVEL before keras is imported)
 
         if keras_backend is not None:
             impl_tf.configure(keras_backend)
@@ -370,10 +382,13 @@ def import_frameworks(keras_backend: str | None) -> None:
 
 
 def keep_freed_memory() -> str:
-    """glibc only: keep freed memory in the process instead of returning it to the system
-    (``mallopt``: no heap trimming, no ``mmap`` for blocks under 32 MB). By default glibc hands big
-    freed blocks back and the next step page-faults on fresh pages again (``page_faults``); which
-    framework pays how much depends on its temporaries -- and on the process's allocation history."""
+    """glibc: keep freed memory in the process instead of handing it back to the system (``mallopt``: no
+    heap trimming, no ``mmap`` for blocks under 32 MB). With glibc's defaults a step's big temporaries
+    are returned when freed and the next step page-faults on fresh pages again (the ``page_faults``
+    column); on this project's VM a fault costs about 10 us, which made the NumPy LSTM's forward pass
+    3x slower, and how many faults a framework takes depends on what the OTHER frameworks in the same
+    process allocated before it -- interleaving would then measure the allocator's history. Kept memory
+    treats every framework alike. Returns the setting as the report states it."""
     import ctypes
     import ctypes.util
 
@@ -383,9 +398,7 @@ def keep_freed_memory() -> str:
         ok = libc.mallopt(m_trim_threshold, 2 ** 30) == 1 and libc.mallopt(m_mmap_threshold, 2 ** 25) == 1
     except (OSError, AttributeError):
         ok = False
-    if not ok:
-        raise RuntimeError("--keep-freed-memory needs glibc's mallopt (Linux)")
-    return "kept (mallopt: no trimming, no mmap under 32 MB)"
+    return "kept in the process (glibc mallopt)" if ok else "allocator defaults (not glibc: mallopt unavailable)"
 
 
 def limit_threads(n: int | None) -> str:
@@ -432,14 +445,15 @@ def quiet():
 
 def run_local(families, frameworks, dtypes, rounds, warmup, limit_n, progress=True, process="main",
               desc="bench") -> list[dict]:
-    """Time ``frameworks`` (all in this process) and the baseline on every family and dtype."""
+    """Time ``frameworks`` (all in this process) and the baseline on every family and dtype; library output on
+    stderr is dropped meanwhile (``fd2_to_devnull``), the progress bar is not."""
     from tqdm import tqdm
 
     limits = {dtype: matmul_limit(dtype, limit_n) for dtype in dtypes}
     rows = []
     cells = [(f, d) for d in dtypes for f in families]
-    with tqdm(total=len(cells) * (rounds + warmup), desc=desc, unit="round", disable=not progress,
-              leave=False, mininterval=0.5) as bar:
+    with fd2_to_devnull() as stderr, tqdm(total=len(cells) * (rounds + warmup), desc=desc, unit="round",
+                                           disable=not progress, leave=False, mininterval=0.5, file=stderr) as bar:
         for family, dtype in cells:
             bar.set_postfix_str(f"{family} {dtype}")
             w = workload(family, dtype)
@@ -463,8 +477,8 @@ def run_worker_process(backend: str, args) -> list[dict]:
             cmd.append("--no-progress")
         if args.threads is not None:
             cmd += ["--threads", str(args.threads)]
-        if args.keep_freed_memory:
-            cmd.append("--keep-freed-memory")
+        if args.release_freed_memory:
+            cmd.append("--release-freed-memory")
         env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
         proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[1])
@@ -481,7 +495,7 @@ def worker_main(backend: str, args) -> int:
                                    f" intra_op_parallelism_threads={args.threads}").strip()
     import_frameworks(backend)
     limit_threads(args.threads)
-    if args.keep_freed_memory:
+    if not args.release_freed_memory:
         keep_freed_memory()
     from reports import backends
 
@@ -510,6 +524,21 @@ def format_ratio_table(table) -> str:
     return "\n".join(lines)
 
 
+def target_table(table) -> str:
+    """The ratio table against ``TARGETS``: ``1.07x (<= 1.0: no)``; frameworks and families without a target
+    are left out."""
+    cols = [c for c in table.columns if c in TARGETS]
+    rows = [f for f in table.index if any(f in TARGETS[c] for c in cols)]
+    lines = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for family in rows:
+        cells = []
+        for c in cols:
+            target, ratio = TARGETS[c].get(family), table.loc[family, c]
+            cells.append("" if target is None else f"{ratio:.3f}x (<= {target}: {'yes' if ratio <= target else 'no'})")
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def machine() -> dict[str, str]:
     import torch
 
@@ -523,8 +552,8 @@ def machine() -> dict[str, str]:
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture', '?')} kernels, "
             f"{i.get('num_threads')} threads)" for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
     info = {"cpu": cpu, "cores": str(os.cpu_count()), "torch threads": str(torch.get_num_threads()),
-            "BLAS libraries": ", ".join(blas) or "unknown", "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch.__version__}
+            "BLAS libraries": ", ".join(blas) or "unknown", "python": platform.python_version(),
+            "numpy": np.__version__, "torch": torch.__version__}
     if "keras" in sys.modules:
         import keras
 
@@ -549,6 +578,9 @@ def markdown(df, info: dict) -> str:
         for mode in MODES:
             lines += [f"## {mode}, {dtype}: median of per-round ratios to the plain torch step", "",
                       format_ratio_table(ratio_table(df, dtype, mode)), ""]
+    if "float32" in set(df["dtype"]):
+        lines += ["## Issue 13's targets (float32 training step, ratio to torch-plain)", "",
+                  target_table(ratio_table(df, "float32", "train_step")), ""]
     lines += ["## Every row", "", full.to_markdown(index=False, floatfmt=".3g"), "", "## Sizes", ""]
     lines += [f"- {f}: {s}" for f, s in df.groupby("family", sort=False)["size"].first().items()]
     lines += ["", "## Machine", ""] + [f"- {k}: {v}" for k, v in info.items()] + [""]
@@ -595,9 +627,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="threads per framework (torch, BLAS, TensorFlow; XLA in the JAX worker); default: each "
                         "library's own, one per core. On a loaded machine use --threads 1 (see limit_threads)")
-    p.add_argument("--keep-freed-memory", action="store_true",
-                   help="glibc: keep freed memory in the process (mallopt), so that big temporaries do not "
-                        "page-fault on fresh pages every step (the page_faults column); for every framework alike")
+    p.add_argument("--release-freed-memory", action="store_true",
+                   help="leave glibc's allocator as it is: freed memory goes back to the system and big temporaries "
+                        "page-fault on fresh pages every step (the page_faults column). By default the benchmark "
+                        "keeps freed memory in the process (mallopt), the same for every framework: see "
+                        "keep_freed_memory")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--limit-n", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)      # internal: a Keras backend's process
@@ -629,7 +663,8 @@ def main(argv=None) -> int:
 
     import_frameworks("tensorflow" if "keras-tf" in args.frameworks else None)
     threads = limit_threads(args.threads)
-    memory = keep_freed_memory() if args.keep_freed_memory else "glibc defaults (freed blocks go back to the system)"
+    memory = ("glibc defaults (freed memory goes back to the system)" if args.release_freed_memory
+              else keep_freed_memory())
     local = [f for f in args.frameworks if not backends.is_remote(f)]
     remote = [f for f in args.frameworks if backends.is_remote(f)]
     load_before = load_average()

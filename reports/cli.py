@@ -62,7 +62,8 @@ REPEATS, QUICK_REPEATS = 20, 3
 #: SGD trajectory length (quick mode: shorter).
 STEPS, QUICK_STEPS = 20, 5
 #: Files the report writes into --out (checked before any work).
-REPORT_FILES = ("index.html", "parity.csv", "parity.md", "training.csv", "params.csv", "speed.csv",
+REPORT_FILES = ("index.html", "parity.csv", "parity.md", "training.csv", "trajectories.csv", "optimizers.csv",
+                "params.csv", "speed.csv",
                 "sweeps.csv", "gradcheck.csv", "report.md", "fig_worst_error.png", "fig_float32_sweeps.png",
                 "fig_training_curves.png", "fig_speed.png")
 FRAMEWORK_NAMES = tuple(harness.FRAMEWORKS)
@@ -201,6 +202,15 @@ def training_tables(cases, dtypes, frameworks, quick: bool):
     return conv, pd.DataFrame(traj), pd.DataFrame(curve)
 
 
+def learn_curves(learn: pd.DataFrame, trajectories: pd.DataFrame) -> pd.DataFrame:
+    """The per-step losses the training figure draws: the tasks learned (iris: its first fold),
+    or the short trajectory runs when no task was learned."""
+    if learn.empty:
+        return trajectories
+    steps = learn[learn["metric"].fillna("") == ""]
+    return steps[steps["fold"].fillna(1) <= 1]
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -334,15 +344,32 @@ def report_main(argv) -> int:
         counts = param_count_table(cases, frameworks)
     counts.to_csv(out / "params.csv", index=False)
 
-    conv = traj = curve = pd.DataFrame()
+    conv = traj = curve = learned = learn = optimizer_diffs = pd.DataFrame()
     if not args.skip_training:
         print("training: " + ("SGD trajectories (float64)" if args.quick else
                               "gradient descent to the closed form, SGD trajectories"), flush=True)
         with timer.phase("training"):
             conv, traj, curve = training_tables(cases, dtypes, frameworks, args.quick)
-        pd.concat([conv.assign(kind="closed_form"), traj.assign(kind="trajectory"),
-                   curve.assign(kind="curve")]).to_csv(out / "training.csv", index=False)
+            runs = [conv.assign(kind="closed_form"), traj.assign(kind="trajectory"), curve.assign(kind="curve")]
+            if not args.quick:              # SGD, Momentum, Adam: 100 float64 steps on every family
+                runs.append(pd.DataFrame([r.as_dict() for r in training.optimizer_trajectories(steps=100)])
+                            .assign(kind="optimizer_trajectory"))
+                failures += int((~runs[-1]["passed"]).sum())
+        pd.concat(runs).to_csv(out / "trajectories.csv", index=False)
         failures += sum(int((~t["passed"]).sum()) for t in (conv, traj) if len(t))
+        learners = [fw for fw in frameworks if fw in training.LEARN_FRAMEWORKS]
+        if learners:
+            print(f"tasks learned: {', '.join(learners)}{' (quick: a few steps, not judged)' if args.quick else ''}",
+                  flush=True)
+            with timer.phase("tasks learned"):
+                learn = training.learn_tasks(quick=args.quick, progress=True, frameworks=learners)
+            learn.to_csv(out / "training.csv", index=False)
+            learned = training.learn_summary(learn)
+            failures += int((learned["passed"] == False).sum())      # noqa: E712  (None: no target)
+        if not args.quick:
+            with timer.phase("optimizer conventions"):
+                optimizer_diffs = training.optimizer_table()
+            optimizer_diffs.to_csv(out / "optimizers.csv", index=False)
 
     repeats = QUICK_REPEATS if args.quick else REPEATS
     print(f"speed: {repeats} loss+gradient evaluations per case and framework (median and minimum)", flush=True)
@@ -374,9 +401,11 @@ def report_main(argv) -> int:
     from reports import page
 
     with timer.phase("figures"):
-        figures = page.write_figures(out, summary=summary, sweeps=sweep, training=curve, speed=speed)
+        figures = page.write_figures(out, summary=summary, sweeps=sweep, training=learn_curves(learn, curve),
+                                     speed=speed)
     report = page.Report(verdict=verdict, failures=failures, parity=parity, summary=summary, counts=counts,
                          convergence=conv, trajectories=summary_table(traj) if len(traj) else traj, curves=curve,
+                         learned=learned, optimizers=optimizer_diffs,
                          speed=speed, sweeps=sweep,
                          gradchecks=grads, figures=figures, env=env, options=options, timings=timer.phases,
                          frameworks=tuple(frameworks), families=tuple(dict.fromkeys(c.family for c in cases)))
@@ -392,7 +421,7 @@ def report_main(argv) -> int:
                 print("\nFAILED rows:\n" + failed.to_string(index=False))
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in timer.phases.items())
     print(f"\n{verdict}: {len(parity)} parity rows; wrote {out}/index.html, report.md, parity.csv, parity.md, "
-          f"training.csv, params.csv, speed.csv, sweeps.csv, gradcheck.csv, fig_*.png "
+          f"training.csv, trajectories.csv, params.csv, speed.csv, sweeps.csv, gradcheck.csv, fig_*.png "
           f"in {time.monotonic() - started:.0f} s ({phases})")
     return 0 if failures == 0 else 1
 

@@ -100,7 +100,7 @@ def float32_sweeps(sweeps: pd.DataFrame, path: Path) -> Path | None:
         part = sweeps[sweeps["sweep"] == sweep]
         for (model, fw), rows in part.groupby(["model", "framework"], sort=False):
             rows = rows.sort_values("x")
-            ax.plot(rows["x"], np.maximum(rows["max_rel_err"], FLOOR), FRAMEWORK_STYLES.get(fw, "-"),
+            ax.plot(rows["x"], np.maximum(rows["max_rel_err"], FLOOR), linestyle=FRAMEWORK_STYLES.get(fw, "-"),
                     marker=markers.get(model, "o"), color=FRAMEWORK_COLORS.get(fw), markersize=4,
                     label=f"{model} {fw}")
         tol = part.groupby("x")["tolerance"].max().sort_index()
@@ -147,8 +147,8 @@ def training_curves(training: pd.DataFrame, path: Path) -> Path | None:
         part = rows[rows["task"] == task]
         for fw, runs in part.groupby("framework", sort=False):
             first = runs[runs["optimizer"] == runs["optimizer"].iloc[0]].sort_values("step")
-            ax.plot(first["step"], first["loss"], FRAMEWORK_STYLES.get(fw, "-"), color=FRAMEWORK_COLORS.get(fw),
-                    linewidth=2 if fw == "numpy" else 1.5, label=fw)
+            ax.plot(first["step"], first["loss"], linestyle=FRAMEWORK_STYLES.get(fw, "-"),
+                    color=FRAMEWORK_COLORS.get(fw), linewidth=2 if fw == "numpy" else 1.5, label=fw)
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

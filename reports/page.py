@@ -65,6 +65,8 @@ class Report:
     timings: dict[str, float]
     frameworks: tuple[str, ...] = ("numpy", "torch", "keras")
     families: tuple[str, ...] = field(default_factory=tuple)
+    learned: pd.DataFrame = field(default_factory=pd.DataFrame)      # training.learn_summary
+    optimizers: pd.DataFrame = field(default_factory=pd.DataFrame)   # training.optimizer_table
 
 
 def write_figures(out: Path, summary, sweeps, training, speed) -> dict[str, str]:
@@ -255,6 +257,17 @@ def figure(name: str, r: Report) -> str:
 
 def training_section(r: Report) -> str:
     parts = [figure("fig_training_curves.png", r)]
+    if not r.learned.empty:
+        parts.append("<h3>Tasks learned, on held-out data</h3><p>Every framework trains with its own loop "
+                     "(NumPy's, torch's <code>zero_grad / backward / step</code>, Keras's <code>model.fit</code>) "
+                     "on the same batches in the same order; <code>training.csv</code> has every step. "
+                     "<code>passed</code> is empty where the task has no target (or in quick mode).</p>")
+        parts.append(table(r.learned))
+    if not r.optimizers.empty:
+        parts.append("<h3>Optimizers: matched settings vs each framework's defaults</h3><p>10 float64 steps "
+                     "per optimizer; relative differences of the parameters, slots and losses "
+                     "(<code>optimizers.csv</code>).</p>")
+        parts.append(table(r.optimizers))
     if not r.trajectories.empty:
         steps = int(r.curves["step"].max()) if len(r.curves) else 20
         parts.append(f"<h3>SGD trajectory parity</h3><p>{steps} steps, lr 0.125; the loss curve "

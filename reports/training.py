@@ -521,8 +521,13 @@ def _split_of(metric: str) -> str:
     return "train" if metric == "rel_err_to_closed_form" else "test"
 
 
+#: The frameworks the tasks are learned in (in this process; the other Keras backends run their
+#: parity in worker processes, where a thousand-step training run would cost minutes).
+LEARN_FRAMEWORKS = ("numpy", "torch", "keras-tf")
+
+
 def learn_tasks(quick: bool = False, progress: bool = True, tasks=None,
-                frameworks=("numpy", "torch", "keras-tf"), threads: int | None = 1) -> pd.DataFrame:
+                frameworks=LEARN_FRAMEWORKS, threads: int | None = 1) -> pd.DataFrame:
     """Every task of ``LEARN_TASKS`` (or the names in ``tasks``) trained in every framework and
     evaluated on its held-out data, as one long table (``LEARN_COLUMNS``): per-step training losses
     plus final metric rows. ``quick``: ``QUICK_STEPS`` steps per run (a smoke run for CI: the
