@@ -369,9 +369,11 @@ BAD_BUILDS = [
     BadBuild("dtype_int_5", lambda s, p: (s, p, 5), ValueError,
              r"dtype must be one of float64, float32, got 5"),
     BadBuild("spec_is_a_string", lambda s, p: ("mlp", p, "float64"), TypeError,
-             r"spec must be one of MLPSpec, LinearRegressionSpec, PolynomialRegressionSpec, CNNSpec, RNNSpec, got str"),
+             r"spec must be one of MLPSpec, LinearRegressionSpec, PolynomialRegressionSpec, CNNSpec, RNNSpec, "
+             r"Seq2SeqSpec, got str"),
     BadBuild("spec_is_a_dict", lambda s, p: ({"in_features": 4}, p, "float64"), TypeError,
-             r"spec must be one of MLPSpec, LinearRegressionSpec, PolynomialRegressionSpec, CNNSpec, RNNSpec, got dict"),
+             r"spec must be one of MLPSpec, LinearRegressionSpec, PolynomialRegressionSpec, CNNSpec, RNNSpec, "
+             r"Seq2SeqSpec, got dict"),
     BadBuild("spec_other_shape", lambda s, p: (MLPSpec(4, (6,), 3), p, "float64"), ValueError,
              r"parameter 'W1' must have shape \(4, 6\), got \(4, 5\)"),
 ]

@@ -14,7 +14,8 @@ What this file proves (the cross-framework parity of ``REG_CASES`` runs in ``tes
   running variance takes the unbiased batch variance, Keras's the biased one (their batch parts differ
   by exactly n / (n - 1): N for a dense layer, N*H*W for a conv layer); Keras's ``L1L2(l2)`` has no
   1/2 (the canonical l2 maps to ``l2 / 2``; ``l2`` unmapped doubles the penalty) and rounds l1, l2 to
-  float32 even in a float64 model; dropout scales kept units by 1 / (1 - p);
+  float32 even in a float64 model; dropout scales kept units by 1 / (1 - p); the harness compares the
+  running variance only between frameworks that run the case's convention (``expected_quantities``);
 * modes: dropout is the identity in inference (bit for bit, in every framework); the frameworks' own
   dropout (no injected mask) drops a fraction p and scales by 1 / (1 - p) (statistically: 5 sigma on
   10^5 units); a training-mode forward updates the running statistics, an inference one does not;
@@ -56,7 +57,7 @@ from reference_numpy.gradcheck import check_gradient, relative_error
 from reference_numpy.initializers import init_buffers, init_params
 from reference_numpy.optimizers import OptimizerSpec
 from reference_numpy.specs import BatchNorm, CNNSpec, Conv2D, MLPSpec, Pool2D
-from reports.harness import assert_rows_pass, compare_results, quantities, runnable_spec
+from reports.harness import assert_rows_pass, compare_results, expected_quantities, quantities, runnable_spec
 
 ADAPTERS = {"numpy": NumpyAdapter, "torch": TorchAdapter, "keras": KerasAdapter}
 #: float64 agreement bound of the suite (reports/harness.py); measured here <= 3e-15.
@@ -79,6 +80,12 @@ def build(framework, spec, seed=1, buffers_seed=2, dtype="float64"):
     adapter = ADAPTERS[framework](spec, init_params(spec, seed, "he", bias="normal", bias_std=0.5, dtype=dtype), dtype)
     if spec.buffer_shapes():
         adapter.set_buffers(init_buffers(spec, buffers_seed, dtype))
+    return adapter
+
+
+def trained(adapter, masks=None):
+    """``adapter`` switched to training mode (``Adapter.train`` returns None)."""
+    adapter.train(masks)
     return adapter
 
 
@@ -209,7 +216,7 @@ def test_momentum_is_the_weight_of_the_new_batch_torch_as_is_keras_one_minus(mom
     unmapped = KerasAdapter(dataclasses.replace(spec, batch_norm=BatchNorm(1 - momentum, 1e-3, "biased")),
                             init_params(spec, 1, "he", bias="normal", bias_std=0.5))
     unmapped.set_buffers(r0)
-    unmapped.train().forward(x)
+    trained(unmapped).forward(x)
     change = want - r0["running_mean1"]
     assert np.max(np.abs(unmapped.buffers()["running_mean1"] - want)) > 0.5 * np.max(np.abs(change))
 
@@ -258,6 +265,26 @@ def test_running_variance_torch_unbiased_keras_biased_factor_n_over_n_minus_1(ma
     for name in t:
         if name.startswith("running_mean"):
             assert relative_error(t[name], k[name])[1] < RTOL64               # the means agree
+
+
+def test_running_variance_is_compared_only_between_frameworks_of_the_cases_convention():
+    """The harness's rule (``expected_quantities`` with a pair), data-driven from each adapter's
+    ``batch_norm_conventions``; the running means are compared between every pair."""
+    spec = CASES_BY_NAME["mlp_bn_train_unbiased"].spec
+    var, mean = {"buffer:running_var1", "buffer:running_var2"}, {"buffer:running_mean1", "buffer:running_mean2"}
+    full = expected_quantities(spec, False)
+    assert var | mean <= full
+    assert expected_quantities(spec, False, ("numpy", "torch")) == full
+    for pair in (("numpy", "keras-tf"), ("torch", "keras-jax"), ("keras-tf", "keras-torch")):
+        assert expected_quantities(spec, False, pair) == full - var, pair
+    biased = CASES_BY_NAME["mlp_bn_train_biased_keras_defaults"].spec
+    assert expected_quantities(biased, False, ("numpy", "keras-torch")) == expected_quantities(biased, False)
+    assert expected_quantities(biased, False, ("numpy", "torch")) == expected_quantities(biased, False) - {
+        "buffer:running_var1"}
+    # a framework that cannot train the case's convention runs it under its own, nothing else changed
+    assert runnable_spec(spec, "keras-jax") == dataclasses.replace(
+        spec, batch_norm=dataclasses.replace(spec.batch_norm, running_var="biased"))
+    assert runnable_spec(spec, "torch") is spec and runnable_spec(spec, "numpy") is spec
 
 
 def keras_penalty(spec, adapter) -> float:
@@ -333,7 +360,8 @@ def test_dropout_is_the_identity_in_inference_and_random_in_training_without_mas
         adapter.train()                                                        # the framework's own masks
         first, second = adapter.forward(x), adapter.forward(x)
         assert not np.array_equal(first, second), framework
-        np.testing.assert_array_equal(adapter.eval().forward(x), reference, err_msg=framework)
+        adapter.eval()
+        np.testing.assert_array_equal(adapter.forward(x), reference, err_msg=framework)
 
 
 def test_injected_masks_are_used_by_every_framework():
@@ -341,10 +369,10 @@ def test_injected_masks_are_used_by_every_framework():
     x, _ = batch(spec, 5)
     rng = np.random.default_rng(7)
     masks = {n: R.random_mask(rng, (5, *s), 0.25) for n, s in spec.dropout_shapes().items()}
-    ys = [build(fw, spec).train(masks).forward(x) for fw in ADAPTERS]
+    ys = [trained(build(fw, spec), masks).forward(x) for fw in ADAPTERS]
     assert max(relative_error(ys[0], y)[1] for y in ys[1:]) < RTOL64
     ones = {n: np.ones_like(m) for n, m in masks.items()}
-    assert relative_error(build("torch", spec).train(ones).forward(x), ys[0])[1] > 1e-2     # the mask matters
+    assert relative_error(trained(build("torch", spec), ones).forward(x), ys[0])[1] > 1e-2     # the mask matters
 
 
 # -------------------------------------------------------------- running statistics, modes
@@ -359,10 +387,10 @@ def test_training_forward_updates_the_running_statistics_inference_does_not():
         assert all(np.array_equal(a, r0[n]) for n, a in adapter.buffers().items()), framework
         adapter.set_buffers(r0)
         if framework != "keras":
-            adapter.train().forward(x)
+            trained(adapter).forward(x)
             assert all(not np.allclose(a, r0[n]) for n, a in adapter.buffers().items()), framework
     keras_adapter = build("keras", dataclasses.replace(spec, batch_norm=BatchNorm(0.25, 1e-3, "biased")))
-    keras_adapter.train().forward(x)
+    trained(keras_adapter).forward(x)
     assert all(not np.allclose(a, r0[n]) for n, a in keras_adapter.buffers().items())
 
 
@@ -615,6 +643,6 @@ def test_unbiased_training_needs_two_values_per_channel():
     spec = mlp(batch_norm=BN_TORCH)
     x, _ = batch(spec, 1)
     with pytest.raises(ValueError, match="needs at least 2 values per channel"):
-        build("numpy", spec).train().forward(x)
+        trained(build("numpy", spec)).forward(x)
     with pytest.raises(ValueError, match="Expected more than 1 value per channel"):        # torch's own message
-        build("torch", spec).train().forward(x)
+        trained(build("torch", spec)).forward(x)

@@ -201,24 +201,24 @@ class Adapter:
                 raise ValueError(f"{self.framework} cannot train a batch norm with {convention}={value!r} "
                                  f"(it runs {' or '.join(map(repr, allowed))}): {BATCH_NORM_HINTS[convention]}")
 
-    def train(self, dropout_masks: dict[str, np.ndarray] | None = None) -> Adapter:
+    def train(self, dropout_masks: dict[str, np.ndarray] | None = None) -> None:
         """Training mode, as torch's ``module.train()``: batch norm normalizes with the batch statistics
         and updates its running statistics on every forward; dropout drops units. ``dropout_masks``: a
         keep-mask for every dropout layer (``spec.dropout_shapes()``: ``dropoutk -> (N, units)`` bool
         arrays, True = kept; the same masks for every forward until the next ``train`` / ``eval``), or
-        None for the framework's own random masks. Checked before anything changes. Returns self."""
+        None for the framework's own random masks. Checked before anything changes. (Returns None, not
+        self as torch does: every result of the protocol is NumPy / picklable, for the Keras backends that
+        run in worker processes.)"""
         self.check_batch_norm()
         masks = regularization.check_dropout_masks(self.spec, dropout_masks)
         self._set_mode(True, masks)
         self._training, self._dropout_masks = True, masks
-        return self
 
-    def eval(self) -> Adapter:
+    def eval(self) -> None:
         """Inference mode, as torch's ``module.eval()``: batch norm normalizes with the running
-        statistics, dropout is the identity, no buffer changes. Returns self."""
+        statistics, dropout is the identity, no buffer changes."""
         self._set_mode(False, None)
         self._training, self._dropout_masks = False, None
-        return self
 
     def buffers(self) -> dict[str, np.ndarray]:
         """The non-trainable buffers (``spec.buffer_shapes()``: ``running_meank``, ``running_vark``),

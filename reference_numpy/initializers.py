@@ -50,7 +50,8 @@ def init_params(spec, seed: int, method: str = "xavier", *, weight_init_std: flo
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative int (parameters are reproducible from it), got {seed!r}")
     for name, std in (("weight_init_std", weight_init_std), ("bias_std", bias_std)):
-        if isinstance(std, bool) or not isinstance(std, float | int | np.floating | np.integer) or not 0 < std < float("inf"):
+        if (isinstance(std, bool) or not isinstance(std, float | int | np.floating | np.integer)
+                or not 0 < std < float("inf")):
             raise ValueError(f"{name} must be a positive finite number, got {std!r}")
     if bias not in ("zeros", "normal"):
         raise ValueError(f"bias must be 'zeros' or 'normal', got {bias!r}")

@@ -59,6 +59,10 @@ ALIASES = {"keras": "keras-tf"}
 
 _POOLS: dict[str, concurrent.futures.ProcessPoolExecutor] = {}
 _PREFETCHED: dict[tuple[str, str, str], concurrent.futures.Future] = {}
+#: backend -> handles of worker adapters whose RemoteAdapter was garbage-collected. A finalizer only
+#: appends here: it runs inside the garbage collector, possibly while this very thread holds the
+#: executor's (non-reentrant) lock in ``submit`` -- submitting from there would deadlock.
+_DROPPED: dict[str, list[int]] = {}
 _LOCK = threading.RLock()
 
 
@@ -153,8 +157,9 @@ def _adapter_call(handle: int, name: str, args, kwargs):
     return getattr(_ADAPTERS[handle], name)(*args, **kwargs)
 
 
-def _drop_adapter(handle: int) -> None:
-    _ADAPTERS.pop(handle, None)
+def _drop_adapters(handles) -> None:
+    for handle in handles:
+        _ADAPTERS.pop(handle, None)
 
 
 def compute_case_as_shipped(case_name: str, framework: str, dtype: str):
@@ -214,8 +219,13 @@ def _pool(backend: str) -> concurrent.futures.ProcessPoolExecutor:
 
 
 def submit(backend: str, fn, *args) -> concurrent.futures.Future:
-    """Run ``fn(*args)`` in the worker of ``backend`` (started on first use)."""
-    return _pool(backend).submit(_run, fn, *args)
+    """Run ``fn(*args)`` in the worker of ``backend`` (started on first use), after dropping the
+    worker's adapters whose ``RemoteAdapter`` is gone (``_DROPPED``)."""
+    pool = _pool(backend)
+    dropped = _DROPPED.pop(backend, None)
+    if dropped:
+        pool.submit(_run, _drop_adapters, dropped)
+    return pool.submit(_run, fn, *args)
 
 
 def result(backend: str, future: concurrent.futures.Future):
@@ -284,7 +294,7 @@ class RemoteAdapter:
     """The adapter protocol of ``reference_numpy/adapter.py`` for a Keras backend that runs in a worker:
     the real ``KerasAdapter`` lives there, and every method call (and attribute read) is forwarded to
     it, NumPy in and out, so bad input raises the same errors with the same messages. The worker's
-    adapter is dropped when this object is."""
+    adapter is dropped with the next call after this object is collected (``_DROPPED``)."""
 
     #: set per framework by ``adapter_class``
     harness_name: str = ""
@@ -293,7 +303,7 @@ class RemoteAdapter:
         self.spec, self.dtype = spec, np.dtype(dtype)
         self.keras_backend = keras_backend(self.harness_name)
         self._handle = call(self.keras_backend, _new_adapter, self.harness_name, spec, params, dtype)
-        weakref.finalize(self, _drop_quietly, self.keras_backend, self._handle)
+        weakref.finalize(self, _forget, self.keras_backend, self._handle)
 
     def __getattr__(self, name):
         if name.startswith("_"):
@@ -311,13 +321,9 @@ class RemoteAdapter:
         return f"RemoteAdapter({self.harness_name}, {type(self.spec).__name__}, {self.dtype})"
 
 
-def _drop_quietly(backend: str, handle: int) -> None:
-    pool = _POOLS.get(backend)
-    if pool is not None:
-        try:
-            pool.submit(_run, _drop_adapter, handle)
-        except RuntimeError:                             # the pool is shutting down
-            pass
+def _forget(backend: str, handle: int) -> None:
+    """The finalizer of a ``RemoteAdapter``: no lock, no call into the executor (``_DROPPED``)."""
+    _DROPPED.setdefault(backend, []).append(handle)
 
 
 _CLASSES: dict[str, type] = {}
