@@ -114,9 +114,14 @@ def _apply(assigned, values) -> None:
 
 
 def evaluate(fn, *args):
-    """``fn(*args)`` as one compiled program (assignments inside it applied after it)."""
+    """``fn(*args)`` as one compiled program (assignments inside it applied after it); eagerly when ``fn``
+    branches on values, which a compiled program cannot (greedy decoding stops once every row has
+    emitted ``eos``: ``if bool(ops.all(finished))``)."""
     pure, assigned = _stateless(fn, [])
-    out, updates = jax.jit(lambda *a: pure([], a))(*args)
+    try:
+        out, updates = jax.jit(lambda *a: pure([], a))(*args)
+    except jax.errors.ConcretizationTypeError:
+        out, updates = pure([], args)
     _apply(assigned, updates)
     return to_numpy(out)
 

@@ -15,10 +15,15 @@ Findings (Keras 3.15.1, jax 0.10.2, torch 2.13.0; the README's conventions table
   with; ``test_keep_float64_workaround`` shows it restores float64 exactly.
 * Subnormal float32 results: XLA (JAX) flushes them to zero like TensorFlow; Keras on torch keeps them
   like torch (``test_subnormals_per_backend``). The harness's subnormal floor covers both.
+* A known backend defect (``backends.KNOWN_DEFECTS``): Keras on torch cannot differentiate a Conv2D with
+  one filter, a kernel larger than 1 x 1 and 2+ input channels -- torch 2.13's ``slow_conv2d`` refuses
+  the channels-last views Keras passes (``test_torch_conv2d_with_one_filter_has_no_kernel_gradient``).
+  Found by the random-spec tests; no parity case has such a layer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -31,8 +36,9 @@ import numpy as np
 import pytest
 
 import impl_tf
-from reference_numpy.cases import CASES_BY_NAME
-from reference_numpy.specs import OptimizerSpec
+from reference_numpy.cases import CASES, CASES_BY_NAME
+from reference_numpy.initializers import init_params
+from reference_numpy.specs import CNNSpec, Conv2D, OptimizerSpec
 from reports import backends, harness, training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +101,17 @@ def variables_only_gradient(name: str) -> tuple[float, float]:
     value, inputs, grads = adapter.engine.gradients(lambda: ops.sum(W1 * W1), [], adapter.variables)
     W = case.params()["W1"]
     return abs(float(value) - float(np.sum(W * W))), float(np.max(np.abs(grads[0] - 2 * W))) + len(inputs)
+
+
+class Unrebuildable(Exception):
+    """Like JAX's tracer errors: pickles, but its class cannot be rebuilt from its args."""
+
+    def __init__(self, tracer, context):
+        super().__init__(f"{tracer} in {context}")
+
+
+def raise_unrebuildable():
+    raise Unrebuildable("a tracer", "a trace")
 
 
 # -- the frameworks ------------------------------------------------------------------------------------
@@ -201,6 +218,13 @@ def test_a_worker_that_cannot_start_says_why():
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def test_an_error_that_cannot_travel_comes_back_as_a_worker_error():
+    """The pool survives it (an exception the parent cannot unpickle would otherwise break the pool)."""
+    with pytest.raises(backends.WorkerError, match=r"Unrebuildable: a tracer in a trace(.|\n)*in the worker"):
+        backends.call("torch", raise_unrebuildable)
+    assert backends.call("torch", sum, [1, 2]) == 3
+
+
 # -- the worker processes ------------------------------------------------------------------------------
 
 EXIT_SCRIPT = textwrap.dedent("""
@@ -292,6 +316,40 @@ def test_float64_as_shipped_is_float32_accurate(case, framework):
                                                                 reference, result)
                 if not r.quantity.startswith("buffer:"))
     assert 1e-9 < worst < 1e-5, worst
+
+
+ONE_FILTER = CNNSpec(2, 5, 5, layers=(Conv2D(1, (1, 2)),), hidden=(), out_features=1, output="identity", loss="mse")
+
+
+def test_torch_conv2d_with_one_filter_has_no_kernel_gradient():
+    """The known defect ``torch-conv2d-one-filter-gradient`` (``backends.KNOWN_DEFECTS``), minimal, in torch
+    alone: a conv2d on channels-last views (what Keras's torch backend passes) with one output channel,
+    a kernel larger than 1 x 1 and 2 input channels has no kernel gradient. Fails when torch fixes it."""
+    import torch
+
+    for dtype in (torch.float64, torch.float32):
+        w = torch.ones((1, 2, 2, 1), dtype=dtype, requires_grad=True)           # HWIO, one filter
+        x = torch.ones((1, 4, 4, 2), dtype=dtype)                               # NHWC
+        y = torch.nn.functional.conv2d(x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1))
+        with pytest.raises(RuntimeError, match="slow_conv2d: grad_weight must be contiguous"):
+            torch.autograd.grad(y.sum(), [w])
+    w2 = torch.ones((1, 2, 2, 2), dtype=torch.float64, requires_grad=True)      # two filters: fine
+    y = torch.nn.functional.conv2d(x.permute(0, 3, 1, 2).double(), w2.permute(3, 2, 0, 1))
+    assert torch.autograd.grad(y.sum(), [w2])[0].shape == w2.shape
+
+
+def test_known_defects_are_narrow_and_real():
+    """The list names exactly the models that fail: keras-torch on ONE_FILTER raises that error (the
+    other frameworks run it), and no parity case is affected."""
+    params = init_params(ONE_FILTER, 0)
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 5))
+    assert [fw for fw in harness.FRAMEWORKS if backends.known_defect(fw, ONE_FILTER)] == ["keras-torch"]
+    with pytest.raises(RuntimeError, match="grad_weight must be contiguous"):
+        harness.make_adapter("keras-torch", ONE_FILTER, params).vjp(x, np.ones((2, 1)))
+    harness.make_adapter("keras-jax", ONE_FILTER, params).vjp(x, np.ones((2, 1)))
+    two = dataclasses.replace(ONE_FILTER, layers=(Conv2D(2, (1, 2)),))
+    assert backends.known_defect("keras-torch", two) is None
+    assert not [c.name for c in CASES for fw in harness.FRAMEWORKS if backends.known_defect(fw, c.spec)]
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])

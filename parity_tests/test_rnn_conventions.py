@@ -17,12 +17,12 @@ Tolerances: float64 results of the two frameworks agree to ~1e-14 (measured); 1e
 for "agrees", and a convention bug shows up as >= 1e-3 (measured 1.0 .. 1.9).
 """
 
-import impl_tf  # noqa: F401  (sets KERAS_BACKEND=tensorflow before keras is imported)
 import keras
 import numpy as np
 import pytest
 import torch
 
+import impl_tf  # noqa: F401  (sets KERAS_BACKEND=tensorflow before keras is imported)
 from impl_tf import weights as tf_weights
 from impl_torch import weights as torch_weights
 from reference_numpy.gradcheck import relative_error

@@ -183,7 +183,8 @@ def pool2d_forward(x, kind, size, stride):
     k_type = np.min_scalar_type(kh * kw - 1)                                  # uint8 up to 16 x 16 windows
     k_star = np.zeros(z.shape, dtype=k_type)                                  # (N, C, OH, OW)
     for k in range(1, kh * kw):
-        v = win[:, :, k // kw, k % kw]                                        # (N, C, OH, OW) offset k
+        p, q = divmod(k, kw)
+        v = win[:, :, p, q]                                                   # (N, C, OH, OW) offset k = (p, q)
         np.maximum(k_star, (v > z) * k_type.type(k), out=k_star)   # k* = k where v beats every earlier k
         np.maximum(z, v, out=z)
     first_max = k_star.transpose(0, 2, 3, 1).reshape(-1, c)                  # (N*OH*OW, C) the cache's layout

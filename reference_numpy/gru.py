@@ -116,7 +116,7 @@ class GRU(Recurrent):
             dh_prev += dah @ Wh[:, 0:2 * H].T                             # (N, H)
         return dax, {"h": dh_prev}, dah
 
-    def recurrent_grads(self, h_prev, dax, dah, step_caches, P):
+    def recurrent_grads(self, h_prev, dax, dah, step_caches):
         H = self.hidden
         if self.reset_after:
             return {"Wh": h_prev.T @ dah, "bh": dah.sum(axis=0)}          # (H, 3H), (3H,)

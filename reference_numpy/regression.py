@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference_numpy.layers import (dense_backward, dense_forward, polynomial_features_backward,
-                                    polynomial_features_forward)
+from reference_numpy.layers import (
+    dense_backward,
+    dense_forward,
+    polynomial_features_backward,
+    polynomial_features_forward,
+)
 from reference_numpy.model import Model, no_initial_state
 
 

@@ -97,7 +97,7 @@ class Recurrent:
         the state it read and of its recurrent term ``ah_t``."""
         raise NotImplementedError
 
-    def recurrent_grads(self, h_prev, dax, dah, step_caches, P):
+    def recurrent_grads(self, h_prev, dax, dah, step_caches):
         """``{name: gradient}`` of ``recurrent_params`` for all steps at once, from ``h_prev (T*N, H)``
         (the state every step read), ``dax``, ``dah`` (T*N, ...) and the step caches:
         ``dWh = h_prev.T @ dah`` for ``ah_t = h_{t-1} @ Wh``."""
@@ -155,7 +155,7 @@ class Recurrent:
             same = dah[0] is dax[0]                                       # SimpleRNN, LSTM: dah_t is dax_t
             dax = np.stack(dax).reshape(T * N, -1)                        # (T*N, G*H)
             dah = dax if same else np.stack(dah).reshape(T * N, -1)      # (T*N, ...)
-            dP = self.recurrent_grads(hs[:-1].reshape(T * N, H), dax, dah, step_caches, P)
+            dP = self.recurrent_grads(hs[:-1].reshape(T * N, H), dax, dah, step_caches)
             dxt = (dax @ P["Wx"].T).reshape(T, N, -1)                    # (T, N, D)
             dx_dir = (dxt[::-1] if d else dxt).transpose(1, 0, 2)         # (N, T, D) in the input's time
             dx = dx_dir if dx is None else dx + dx_dir

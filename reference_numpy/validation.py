@@ -58,7 +58,8 @@ def check_array(name: str, a, *, shape: tuple, dtype: np.dtype, axes: tuple[str,
 
 def _fmt(shape, axes=None) -> str:
     axes = axes or ("N",) + ("?",) * (len(shape) - 1)
-    return "(" + ", ".join(a if s is None else str(s) for s, a in zip(shape, axes)) + ("," if len(shape) == 1 else "") + ")"
+    inner = ", ".join(a if s is None else str(s) for s, a in zip(shape, axes))
+    return "(" + inner + ("," if len(shape) == 1 else "") + ")"
 
 
 def check_input(spec, x, dtype) -> np.ndarray:

@@ -318,7 +318,7 @@ def time_rounds(runners: dict, rounds: int, warmup: int, bar=None) -> dict[tuple
     return {k: np.asarray(v, dtype=np.float64) for k, v in times.items()}
 
 
-def matmul_limit(dtype: str, n: int = LIMIT_N, repeats: int = 3) -> float:
+def matmul_limit(dtype: str, n: int = LIMIT_N, repeats: int = 5) -> float:
     """The machine's matmul limit in GFLOP/s: the best of ``repeats`` (n, n) @ (n, n) products in NumPy and
     in torch (``2 n^3`` FLOPs each)."""
     import torch
@@ -480,11 +480,11 @@ def run_worker_process(backend: str, args) -> list[dict]:
         if args.release_freed_memory:
             cmd.append("--release-freed-memory")
         env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parents[1])
+        # stderr passes through: the worker's progress bar (it silences the libraries' own lines itself)
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[1])
         if proc.returncode != 0 or not out.exists():
-            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-            raise RuntimeError(f"the keras-{backend} worker process failed (exit {proc.returncode}):\n{tail}")
+            raise RuntimeError(f"the keras-{backend} worker process failed (exit {proc.returncode}; its traceback "
+                               "is above)")
         return json.loads(out.read_text())
 
 
@@ -604,9 +604,9 @@ def _choices(kind: str, allowed, aliases=None):
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m reports bench", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Time a forward pass and one SGD training step of every model family in every framework, "
-                    "interleaved in one process, as ratios to a plain torch step (nn modules, F.cross_entropy / "
-                    "F.mse_loss, torch.optim.SGD) and as GFLOP/s beside the machine's measured matmul limit. "
+        description="Time a forward pass and one SGD training step of every model family in every framework,\n"
+                    "interleaved in one process, as ratios to a plain torch step (nn modules, F.cross_entropy /\n"
+                    "F.mse_loss, torch.optim.SGD) and as GFLOP/s beside the machine's measured matmul limit.\n"
                     "Writes bench.csv and bench.md into --out.",
         epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--out", default="bench", help="directory to write bench.csv and bench.md into (default: bench)")
@@ -626,12 +626,11 @@ def parser() -> argparse.ArgumentParser:
                    help=f"warm-up rounds, not kept (default {WARMUP}, quick {QUICK_WARMUP})")
     p.add_argument("--threads", type=int, default=None,
                    help="threads per framework (torch, BLAS, TensorFlow; XLA in the JAX worker); default: each "
-                        "library's own, one per core. On a loaded machine use --threads 1 (see limit_threads)")
+                        "library's own, one per core. On a loaded machine use --threads 1 (see below)")
     p.add_argument("--release-freed-memory", action="store_true",
                    help="leave glibc's allocator as it is: freed memory goes back to the system and big temporaries "
                         "page-fault on fresh pages every step (the page_faults column). By default the benchmark "
-                        "keeps freed memory in the process (mallopt), the same for every framework: see "
-                        "keep_freed_memory")
+                        "keeps freed memory in the process (mallopt), the same for every framework (see below)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--limit-n", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)      # internal: a Keras backend's process

@@ -44,6 +44,9 @@ T_CNN = "parity_tests/test_cnn_conventions.py::"
 T_RNN = "parity_tests/test_rnn_conventions.py::"
 T_LOSS_INIT = "parity_tests/test_loss_and_init_conventions.py::"
 T_S2S = "parity_tests/test_seq2seq_conventions.py::"
+T_OPT = "parity_tests/test_optimizers.py::"
+T_REG = "parity_tests/test_regularization.py::"
+DENSE_NETS = ("mlp", "cnn")
 S2S = ("seq2seq",)
 
 CONVENTIONS: tuple[Convention, ...] = (
@@ -164,6 +167,57 @@ CONVENTIONS: tuple[Convention, ...] = (
                "`Dense(use_bias=False)` on the query, `kernel = W_a` (on the keys it would be `W_a.T`)",
                "`impl_*/weights.py`", S2S,
                (T_S2S + "test_keras_general_score_w_a_on_the_query_side",)),
+    Convention("SGD momentum", "`buf = mu buf + (1 - dampening) g` (buf = g at step 1), `w -= lr buf`; "
+               "Nesterov `w -= lr (g + mu buf)`",
+               "`m = mu m - lr g`, `w += m` (the notes' form, m = -lr buf); no dampening",
+               "`OptimizerSpec.momentum_form`; `impl_tf/optimizers.py` reports m as the canonical buf", ALL,
+               (T_OPT + "test_keras_momentum_variable_is_lr_times_torch_buffer",
+                T_OPT + "test_torch_dampening_starts_the_buffer_at_the_first_gradient")),
+    Convention("RMSprop / Adagrad eps and accumulator",
+               "eps outside the sqrt (`g / (sqrt(h) + eps)`); RMSprop alpha 0.99, eps 1e-8; Adagrad h0 = 0, "
+               "eps 1e-10",
+               "eps inside (`g / sqrt(h + eps)`); RMSprop rho 0.9, eps 1e-7; Adagrad h0 = 0.1, eps 1e-7",
+               "`OptimizerSpec.eps_placement`, `initial_accumulator`, `rho`", ALL,
+               (T_OPT + "test_eps_inside_the_square_root_is_keras_outside_is_torch",
+                T_OPT + "test_framework_defaults_differ_and_numpy_with_their_conventions_reproduces_each")),
+    Convention("Adam bias correction", "`lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps)`, eps 1e-8",
+               "folded into the step size: torch with eps / sqrt(1 - b2^t); eps 1e-7",
+               "`OptimizerSpec.bias_correction`", ALL,
+               (T_OPT + "test_adam_bias_correction_form_is_torch_with_eps_over_sqrt_of_one_minus_beta2_power",)),
+    Convention("weight decay", "coupled L2 (`g += wd w`) except AdamW / `Adam(decoupled_weight_decay=True)`",
+               "always decoupled (`w -= lr wd w`)", "`OptimizerSpec.weight_decay_mode`", ALL,
+               (T_OPT + "test_coupled_and_decoupled_weight_decay",
+                T_OPT + "test_plain_sgd_weight_decay_is_the_same_coupled_or_decoupled")),
+    Convention("float32 hyperparameters beyond lr", "Python floats",
+               "SGD momentum, Adam's betas in the bias corrections, weight_decay, Adagrad's h0 go through "
+               "float32 (0.9 -> 0.8999999761581421); eps, rho, 1 - beta stay doubles",
+               "`OptimizerSpec.float32_hyperparameters`; `OptimizerSpec.matched` uses float32-exact values", ALL,
+               (T_OPT + "test_keras_rounds_hyperparameters_to_float32",
+                T_OPT + "test_keras_epsilon_is_not_rounded_to_float32")),
+    Convention("BatchNorm momentum", "`momentum=0.1` = weight of the new batch: `r = (1-m) r + m batch`",
+               "`momentum=0.99` = weight of the old average: `r = k r + (1-k) batch`",
+               "`BatchNorm.momentum` (torch's meaning); `impl_tf/regularization.py` passes `1 - momentum`",
+               DENSE_NETS, (T_REG + "test_momentum_is_the_weight_of_the_new_batch_torch_as_is_keras_one_minus",)),
+    Convention("BatchNorm eps", "1e-5", "1e-3", "`BatchNorm.eps`, given to both", DENSE_NETS,
+               (T_REG + "test_eps_reaches_both_frameworks_and_the_defaults_differ_measurably",)),
+    Convention("BatchNorm running variance", "batch variance x n/(n-1) (unbiased), no option",
+               "batch variance as is (biased), no option",
+               "`BatchNorm.running_var`; NumPy runs both; a framework refuses `train()` under the other; the "
+               "harness compares `buffer:running_var*` only between frameworks of the case's convention",
+               DENSE_NETS,
+               (T_REG + "test_running_variance_torch_unbiased_keras_biased_factor_n_over_n_minus_1",
+                T_REG + "test_running_variance_is_compared_only_between_frameworks_of_the_cases_convention")),
+    Convention("L2 penalty", "none built in: `l2/2 sum W^2` by hand",
+               "`L1L2(l2)` = `l2 sum W^2` (no 1/2), factors rounded to float32",
+               "canonical `l1 sum|W| + l2/2 sum W^2` over every `W_k`; Keras gets `l2/2`", DENSE_NETS,
+               (T_REG + "test_keras_l2_has_no_half_the_canonical_l2_maps_to_half",
+                T_REG + "test_keras_rounds_l1_and_l2_to_float32_in_a_float64_model")),
+    Convention("dropout", "`nn.Dropout(p)`: x 1/(1-p) in training, identity in `eval()`",
+               "`Dropout(rate)`: the same; inference unless `training=True`",
+               "inverted dropout (the notes scale by 1-p at test time instead); masks injected by "
+               "`MaskedDropout` in both `regularization.py`", DENSE_NETS,
+               (T_REG + "test_frameworks_own_dropout_has_rate_p_and_scale_1_over_1_minus_p",
+                T_REG + "test_dropout_is_the_identity_in_inference_and_random_in_training_without_masks")),
     Convention("loss over padded targets", "`F.cross_entropy(ignore_index=pad)`: sum / number of real tokens",
                "`ignore_class=pad`: sum / number of real tokens; `sample_weight=mask` with the default "
                "reduction divides by N*T", "`impl_*/seq2seq.py`", S2S,
