@@ -46,6 +46,7 @@ T_LOSS_INIT = "parity_tests/test_loss_and_init_conventions.py::"
 T_S2S = "parity_tests/test_seq2seq_conventions.py::"
 T_OPT = "parity_tests/test_optimizers.py::"
 T_REG = "parity_tests/test_regularization.py::"
+T_BACK = "parity_tests/test_backends.py::"
 DENSE_NETS = ("mlp", "cnn")
 S2S = ("seq2seq",)
 
@@ -218,6 +219,22 @@ CONVENTIONS: tuple[Convention, ...] = (
                "`MaskedDropout` in both `regularization.py`", DENSE_NETS,
                (T_REG + "test_frameworks_own_dropout_has_rate_p_and_scale_1_over_1_minus_p",
                 T_REG + "test_dropout_is_the_identity_in_inference_and_random_in_training_without_masks")),
+    Convention("float64 on Keras's JAX and torch backends", "--",
+               "`result_type` maps float64 to float32 off TensorFlow (Keras 3.15.1): JAX `tanh` / `mean`, torch "
+               "`matmul` / `mean` / every `Loss` compute in float32 (about 1e-7 relative); a float64 tanh "
+               "SimpleRNN on JAX raises a TypeError",
+               "`impl_tf.keep_float64` (one workaround, JAX and torch only); the shipped behaviour is pinned",
+               ALL, (T_BACK + "test_float64_promotion_as_shipped", T_BACK + "test_keep_float64_workaround",
+                     T_BACK + "test_float64_as_shipped_is_float32_accurate")),
+    Convention("subnormal results on the Keras backends", "kept (also by Keras on torch)",
+               "TensorFlow and XLA (JAX) flush them to zero", "`reports/harness.py`'s subnormal floor", ALL,
+               (T_BACK + "test_subnormals_per_backend",)),
+    Convention("Conv2D kernel gradient, 1 filter, kernel > 1x1, >= 2 input channels", "--",
+               "on the torch backend, torch 2.13's `slow_conv2d` backward refuses Keras's channels-last views "
+               "(`grad_weight must be contiguous`)", "`reports/backends.py` `KNOWN_DEFECTS` (no parity case "
+               "has such a layer)", ("cnn",),
+               (T_BACK + "test_torch_conv2d_with_one_filter_has_no_kernel_gradient",
+                T_BACK + "test_known_defects_are_narrow_and_real")),
     Convention("loss over padded targets", "`F.cross_entropy(ignore_index=pad)`: sum / number of real tokens",
                "`ignore_class=pad`: sum / number of real tokens; `sample_weight=mask` with the default "
                "reduction divides by N*T", "`impl_*/seq2seq.py`", S2S,
