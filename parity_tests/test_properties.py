@@ -257,13 +257,13 @@ SEQUENCE_HEADS = ("identity_mse", "sigmoid_bce")      # many-to-many: no softmax
 def rnn_specs(draw, sequences=None, bidirectional=None):
     """Random recurrent specs; ``sequences`` / ``bidirectional`` (strategies of bools) pin options."""
     cell = draw(st.sampled_from(("rnn", "lstm", "gru")))
-    seq = draw(sequences or st.booleans())
+    seq = draw(st.booleans() if sequences is None else sequences)
     output, loss = HEADS[draw(st.sampled_from(SEQUENCE_HEADS if seq else sorted(HEADS)))]
     return RNNSpec(cell, in_features=draw(st.integers(1, 3)), hidden=draw(st.integers(1, 4)),
                    out_features=draw(st.integers(2 if output == "softmax" else 1, 3)),
                    activation=draw(st.sampled_from(RNN_ACTIVATIONS)) if cell == "rnn" else "tanh",
                    reset_after=draw(st.booleans()) if cell == "gru" else True,
-                   return_sequences=seq, bidirectional=draw(bidirectional or st.booleans()),
+                   return_sequences=seq, bidirectional=draw(st.booleans() if bidirectional is None else bidirectional),
                    output=output, loss=loss)
 
 

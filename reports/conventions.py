@@ -210,7 +210,7 @@ CONVENTIONS: tuple[Convention, ...] = (
                 T_REG + "test_running_variance_is_compared_only_between_frameworks_of_the_cases_convention")),
     Convention("L2 penalty", "none built in: `l2/2 sum W^2` by hand",
                "`L1L2(l2)` = `l2 sum W^2` (no 1/2), factors rounded to float32",
-               "canonical `l1 sum|W| + l2/2 sum W^2` over every `W_k`; Keras gets `l2/2`", DENSE_NETS,
+               "canonical `l1 sum abs(W) + l2/2 sum W^2` over every `W_k`; Keras gets `l2/2`", DENSE_NETS,
                (T_REG + "test_keras_l2_has_no_half_the_canonical_l2_maps_to_half",
                 T_REG + "test_keras_rounds_l1_and_l2_to_float32_in_a_float64_model")),
     Convention("dropout", "`nn.Dropout(p)`: x 1/(1-p) in training, identity in `eval()`",
