@@ -152,13 +152,16 @@ def compiled_step(adapter):
                          f"{keras.backend.backend()!r} (use loop='fit' or 'eager')")
     import tensorflow as tf
 
+    from impl_tf.engine_tf import dense_gradients
+
     model, variables, optimizer = adapter.model, adapter.variables, adapter.optimizer
 
     @tf.function(reduce_retracing=True, jit_compile=False)
     def train_step(x, d):
         with tf.GradientTape() as tape:
             loss = model.objective(x, d)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        # an Embedding's IndexedSlices made dense: see engine_tf.dense_gradients
+        optimizer.apply_gradients(zip(dense_gradients(tape.gradient(loss, variables)), variables))
         return loss
 
     return lambda x, d: float(train_step(tf.constant(x), tf.constant(d)))

@@ -357,3 +357,32 @@ def test_optimizer_state_before_the_first_step_is_the_initial_value(framework):
     assert set(state) == {"accumulator", "step"}
     assert all(np.all(a == 0.25) for a in state["accumulator"].values())
     assert all(int(a) == 0 for a in state["step"].values())
+
+
+def test_keras_adam_squares_each_slice_of_a_repeated_embedding_id():
+    """Keras 3.15 on TensorFlow: an Embedding's gradient is IndexedSlices, one slice per occurrence of
+    an id, and Adam's second moment adds the squares of the slices -- sum(g_i^2) -- instead of
+    squaring their sum, (sum g_i)^2. ``impl_tf/engine_tf.dense_gradients`` densifies the gradient
+    before the step (the suite's Keras loops; ``model.fit`` keeps Keras's own behaviour). Fails when
+    Keras changes either."""
+    import keras
+    import tensorflow as tf
+
+    from impl_tf.engine_tf import dense_gradients
+
+    def second_moment(densify: bool) -> np.ndarray:
+        emb = keras.layers.Embedding(3, 1, dtype="float64")
+        emb.build((None,))
+        emb.embeddings.assign(np.ones((3, 1)))
+        adam = keras.optimizers.Adam(learning_rate=0.125, beta_2=0.5)
+        adam.build([emb.embeddings])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(emb(tf.constant([0, 0, 1])) * tf.constant([[1.0], [2.0], [4.0]], tf.float64))
+        grads = tape.gradient(loss, [emb.embeddings])
+        assert isinstance(grads[0], tf.IndexedSlices)
+        adam.apply_gradients(zip(dense_gradients(grads) if densify else grads, [emb.embeddings]))
+        return next(v.numpy() for v in adam.variables if "velocity" in v.path)[:, 0]
+
+    # row 0 is looked up twice with upstream 1 and 2: gradient 3; (1 - beta_2) = 0.5
+    np.testing.assert_array_equal(second_moment(densify=True), [0.5 * 3.0 ** 2, 0.5 * 4.0 ** 2, 0.0])
+    np.testing.assert_array_equal(second_moment(densify=False), [0.5 * (1.0 ** 2 + 2.0 ** 2), 0.5 * 4.0 ** 2, 0.0])

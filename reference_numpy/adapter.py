@@ -352,9 +352,13 @@ class Adapter:
         if loop not in self.loops:
             raise ValueError(f"unknown training loop {loop!r} for {self.framework}; expected one of "
                              f"{', '.join(self.loops)}")
-        batches = [(validation.check_input(self.spec, x, self.dtype), target) for x, target in batches]
-        batches = [(x, validation.check_target(self.spec, target, self.spec.output_shape(x.shape), self.dtype))
-                   for x, target in batches]                  # checked here: model.fit never sees train_step
+        if self.seq2seq:                                      # token ids: (src, tgt) checked together
+            batches = [self._inputs(x, None, target) for x, target in batches]
+        else:
+            batches = [(validation.check_input(self.spec, x, self.dtype), target) for x, target in batches]
+            batches = [(x, validation.check_target(self.spec, target, self.spec.output_shape(x.shape),
+                                                   self.dtype))
+                       for x, target in batches]              # checked here: model.fit never sees train_step
         with tqdm(total=len(batches), desc=desc or f"{self.framework} {loop}", unit="step",
                   disable=not progress, leave=False, mininterval=0.5) as bar:
             return np.asarray(self._fit(batches, loop, bar), dtype=np.float64)

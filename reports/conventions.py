@@ -235,6 +235,12 @@ CONVENTIONS: tuple[Convention, ...] = (
                "has such a layer)", ("cnn",),
                (T_BACK + "test_torch_conv2d_with_one_filter_has_no_kernel_gradient",
                 T_BACK + "test_known_defects_are_narrow_and_real")),
+    Convention("optimizer step on an embedding gradient", "a dense gradient: Adam's `v` sees (sum g_i)^2",
+               "`IndexedSlices` on TensorFlow, one slice per occurrence of an id: Adam / RMSprop / Adagrad add "
+               "the squares of the slices, sum(g_i^2), for a repeated id (0.77 relative in `v` after 100 steps)",
+               "`impl_tf/engine_tf.py` `dense_gradients` before every Keras step (not inside `model.fit`)", S2S,
+               (T_OPT + "test_keras_adam_squares_each_slice_of_a_repeated_embedding_id",
+                "parity_tests/test_trajectories.py::test_long_trajectories_agree")),
     Convention("loss over padded targets", "`F.cross_entropy(ignore_index=pad)`: sum / number of real tokens",
                "`ignore_class=pad`: sum / number of real tokens; `sample_weight=mask` with the default "
                "reduction divides by N*T", "`impl_*/seq2seq.py`", S2S,

@@ -55,6 +55,7 @@ from reference_numpy.specs import (
     PolynomialRegressionSpec,
     Pool2D,
     RNNSpec,
+    Seq2SeqSpec,
 )
 from reports.harness import Row, compare_results, make_adapter
 
@@ -262,6 +263,10 @@ TRAJECTORY_TASKS = {t.name: t for t in (
                                          out_features=10), _digits_subset, 8, init="he"),
     TrajectoryTask("lstm_sine", RNNSpec("lstm", 1, 4, 1), _sine, 8),
     TrajectoryTask("gru_sine", RNNSpec("gru", 1, 4, 1), _sine, 8),
+    # seq2seq on padded batches of mixed lengths (ids repeat within a batch: the case that needs
+    # impl_tf/engine_tf.dense_gradients for Keras's Adam)
+    TrajectoryTask("seq2seq_reversal", Seq2SeqSpec("lstm", 8, 8, 4, 5, attention="dot"),
+                   lambda: data.sequence_reversal(5, 64, max_len=5)[:2], 8, init="he"),
 )}
 
 
