@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -325,6 +325,9 @@ class LearnTask:
     init: str = "xavier"
     seed: int = 0
     folds: int = 1                    # > 1: k-fold cross-validation, make_data(seed, fold)
+    #: a framework's loop when its default (``LEARN_LOOPS``) cannot run the model: Keras's
+    #: ``model.fit`` takes (x, y) pairs, a seq2seq model reads (src, tgt) and is trained eagerly
+    loops: dict = field(default_factory=dict)
 
     @property
     def family(self) -> str:
@@ -397,6 +400,26 @@ def _regression(make):
     return load
 
 
+def _reversal(seed, n_train=2000, n_test=500):
+    """Random strings of 1..5 letters (5-letter alphabet) and their reversals; the held-out strings
+    are not in the training set."""
+    src, tgt, _, _ = data.sequence_reversal(seed, 4 * (n_train + n_test), max_len=5, vocab=8)
+    _, first = np.unique(src, axis=0, return_index=True)                 # each distinct string once
+    idx = np.random.default_rng(seed).permutation(first)
+    tr, te = idx[:n_train], idx[n_train:n_train + n_test]
+    return src[tr], tgt[tr], src[te], tgt[te]
+
+
+def _exact_sequences(task, adapter, src, tgt):
+    """Greedy decoding of the held-out sources: the share of rows equal to their target exactly
+    (every token, eos included, nothing after it)."""
+    out = adapter.generate(src, max_len=tgt.shape[1])                    # (N, L <= T)
+    got = np.zeros_like(tgt)
+    got[:, :out.shape[1]] = out
+    return {"exact_sequence_accuracy": float(np.mean(np.all(got == tgt, axis=1))),
+            "token_accuracy": float(np.mean((got == tgt)[tgt != task.spec.pad_id]))}
+
+
 def _accuracy(task, adapter, x, y):
     return {"accuracy": float(np.mean(np.argmax(adapter.forward(x), axis=1) == y))}
 
@@ -444,6 +467,9 @@ LEARN_TASKS = {t.name: t for t in (
                 "adam", 0.01, 32, 20, _exact_sums, {"exact_sum_accuracy": (">=", 1.0)})
       for cell in ("rnn", "lstm", "gru")),
     LearnTask("noisy_sine_lstm", RNNSpec("lstm", 1, 16, 1), _sine, "adam", 0.01, 32, 12, _mse, {}),
+    LearnTask("seq2seq_reversal", Seq2SeqSpec("lstm", 8, 8, 16, 32, attention="dot"), _reversal,
+              "adam", 0.01, 32, 12, _exact_sequences, {"exact_sequence_accuracy": (">=", 0.99)},
+              loops={"keras-tf": "eager"}),
     LearnTask("linear_regression", LinearRegressionSpec(1, 1, "mse"), _regression(data.linear_task),
               "momentum", None, None, 0, _closed_form, {"rel_err_to_closed_form": ("<=", 1e-3)}),
     LearnTask("polynomial_regression", PolynomialRegressionSpec(1, 1, "mse", degree=3),
@@ -481,7 +507,7 @@ def learn_task(task: LearnTask, framework: str, quick: bool = False, progress: b
     (1-based), and one more row per metric gives the value over every held-out sample (``fold``
     empty; the fold-size-weighted mean), which is what ``target`` judges. ``quick``: the first
     ``QUICK_STEPS`` steps of the first fold, nothing judged."""
-    loop = loop or LEARN_LOOPS[framework]
+    loop = loop or task.loops.get(framework) or LEARN_LOOPS[framework]
     preset = PRESET[framework]
     rows, per_fold = [], []
     for fold in range(1 if quick else task.folds):
