@@ -35,9 +35,11 @@ FIGURES = {  # file name -> (what, caption)
                                "error stays near 1e-7 at every length (see the table); what grows is the "
                                "gradient that travels back through every step (the initial state's).")),
     "fig_training_curves.png": ("training curves",
-                                ("Loss per SGD step (lr 0.125, the same weights and mini-batches; recurrent tasks "
-                                "with global-norm clipping), the three frameworks overlaid: NumPy solid, torch "
-                                "dashed, Keras dotted. Where they agree the lines lie on top of each other.")),
+                                ("Training loss per step of each task learned (the optimizer and settings in "
+                                 "training.csv; iris: its first fold), from the same weights on the same "
+                                 "mini-batches, the frameworks overlaid: NumPy solid, torch dashed, Keras "
+                                 "dotted. Where they agree the lines lie on top of each other. (Without the "
+                                 "tasks: the short SGD trajectory runs.)")),
     "fig_speed.png": ("speed per family and framework",
                       ("Milliseconds per loss + gradients call, float64: the fastest of the repeated calls "
                        "(on a shared machine the minimum is the stable number; the table also has the median), "
@@ -259,7 +261,8 @@ def training_section(r: Report) -> str:
     parts = [figure("fig_training_curves.png", r)]
     if not r.learned.empty:
         parts.append("<h3>Tasks learned, on held-out data</h3><p>Every framework trains with its own loop "
-                     "(NumPy's, torch's <code>zero_grad / backward / step</code>, Keras's <code>model.fit</code>) "
+                     "(NumPy's, torch's <code>zero_grad / backward / step</code>, Keras's <code>model.fit</code>; "
+                     "the seq2seq model, which reads (src, tgt) pairs, Keras's eager tape step) "
                      "on the same batches in the same order; <code>training.csv</code> has every step. "
                      "<code>passed</code> is empty where the task has no target (or in quick mode).</p>")
         parts.append(table(r.learned))
