@@ -327,6 +327,11 @@ def report_main(argv) -> int:
         print(f"python -m reports: error: {exc}", file=sys.stderr)
         return 2
     dtypes = [d for d in harness.DTYPES if d in args.dtypes]
+    if any(fw.startswith("keras") for fw in frameworks):
+        from reports.bench import fd2_to_devnull
+
+        with fd2_to_devnull():          # TensorFlow's C++ start-up lines (absl, oneDNN) stay off the console
+            import impl_tf.adapter  # noqa: F401
     pairs = pairs_of(frameworks)
     timer = Timer()
     started = time.monotonic()
