@@ -151,7 +151,7 @@ def test_remote_adapter_is_the_same_protocol(framework):
 
 
 @pytest.mark.parametrize("framework", REMOTE)
-@pytest.mark.parametrize("case", ["mlp_tanh_mse", "lstm_last_h0_T1_N3_H4"])
+@pytest.mark.parametrize("case", ["mlp_tanh_mse", "lstm_last_h0_T1_N3_H4", "seq2seq_reversal"])
 def test_sgd_steps_on_every_backend(framework, case):
     """Five SGD steps with global-norm clipping (active: the clip norm is below the gradients' norm),
     through the worker's adapter (JAX: ``optimizer.stateless_apply`` in one compiled step; torch:

@@ -57,15 +57,21 @@ def central_differences(f, x: np.ndarray, h: float = 1e-5) -> tuple[np.ndarray, 
     grad = np.zeros(x.shape, dtype=x.dtype)
     f_scale = 0.0
     for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + h
-        f_plus = f(x)
-        x[idx] = old - h
-        f_minus = f(x)
-        x[idx] = old
-        grad[idx] = (f_plus - f_minus) / (2.0 * h)
-        f_scale = max(f_scale, abs(float(f_plus)), abs(float(f_minus)))
+        grad[idx], f_max = central_difference_at(f, x, idx, h)
+        f_scale = max(f_scale, f_max)
     return grad, f_scale
+
+
+def central_difference_at(f, x: np.ndarray, idx: tuple, h: float = 1e-5) -> tuple[float, float]:
+    """``((f(x + h e_idx) - f(x - h e_idx)) / 2h, max |f|)`` for one element ``idx`` of ``x``,
+    nudged in place and restored (the notes' ``numerical_gradient`` for one entry)."""
+    old = x[idx]
+    x[idx] = old + h
+    f_plus = f(x)
+    x[idx] = old - h
+    f_minus = f(x)
+    x[idx] = old
+    return (f_plus - f_minus) / (2.0 * h), max(abs(float(f_plus)), abs(float(f_minus)))
 
 
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:

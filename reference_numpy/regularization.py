@@ -55,7 +55,7 @@ import numpy as np
 
 from reference_numpy.initializers import init_buffers
 from reference_numpy.model import Model
-from reference_numpy.validation import check_array
+from reference_numpy.validation import check_array, key_mismatch
 
 # -- batch normalization ----------------------------------------------------------------------
 
@@ -159,11 +159,8 @@ def check_buffers(spec, buffers, dtype) -> dict[str, np.ndarray]:
     if not isinstance(buffers, Mapping):
         raise TypeError(f"buffers must be a dict of name -> numpy.ndarray with keys {list(expected)}, "
                         f"got {type(buffers).__name__}")
-    missing = [n for n in expected if n not in buffers]
-    extra = [n for n in buffers if n not in expected]
-    if missing or extra:
-        parts = [p for p in (missing and f"missing {missing}", extra and f"unexpected {extra}") if p]
-        raise KeyError(f"buffers for {type(spec).__name__} must be exactly {list(expected)}: {'; '.join(parts)}")
+    if mismatch := key_mismatch(expected, buffers):
+        raise KeyError(f"buffers for {type(spec).__name__} must be exactly {list(expected)}: {mismatch}")
     out = {n: check_array(f"buffer {n!r}", buffers[n], shape=shape, dtype=dtype) for n, shape in expected.items()}
     for n, a in out.items():
         if n.startswith("running_var") and a.min() < 0:
@@ -183,11 +180,8 @@ def check_dropout_masks(spec, masks) -> dict[str, np.ndarray] | None:
     if not expected and masks:
         raise ValueError(f"dropout_masks given, but this {type(spec).__name__} has no dropout layers "
                          f"(dropout={getattr(spec, 'dropout', 0)})")
-    missing = [n for n in expected if n not in masks]
-    extra = [n for n in masks if n not in expected]
-    if missing or extra:
-        parts = [p for p in (missing and f"missing {missing}", extra and f"unexpected {extra}") if p]
-        raise KeyError(f"dropout_masks must have exactly the keys {list(expected)}: {'; '.join(parts)}")
+    if mismatch := key_mismatch(expected, masks):
+        raise KeyError(f"dropout_masks must have exactly the keys {list(expected)}: {mismatch}")
     out, batch = {}, None
     for n, units in expected.items():
         m = masks[n]

@@ -86,11 +86,8 @@ def check_state(spec, state, batch: int, dtype) -> dict[str, np.ndarray] | None:
     if not isinstance(state, Mapping):
         raise TypeError(f"initial_state must be a dict with keys {list(shapes)} of (N, H) arrays, "
                         f"got {type(state).__name__}")
-    missing = [n for n in shapes if n not in state]
-    extra = [n for n in state if n not in shapes]
-    if missing or extra:
-        raise KeyError(f"initial_state must have exactly the keys {list(shapes)}: "
-                       + "; ".join(p for p in (missing and f"missing {missing}", extra and f"unexpected {extra}") if p))
+    if mismatch := key_mismatch(shapes, state):
+        raise KeyError(f"initial_state must have exactly the keys {list(shapes)}: {mismatch}")
     return {n: check_array(f"initial_state[{n!r}]", state[n], shape=(batch, *s), dtype=dtype, axes=("N", "hidden"))
             for n, s in shapes.items()}
 
@@ -118,21 +115,21 @@ def check_target(spec, d, shape: tuple[int, ...], dtype) -> np.ndarray:
     return d
 
 
+def key_mismatch(expected, given) -> str:
+    """``"missing [...]; unexpected [...]"`` for the keys of ``given`` against ``expected`` (in their
+    orders), ``""`` when they are the same set: the tail of every "must have exactly the keys" error."""
+    missing = [n for n in expected if n not in given]
+    extra = [n for n in given if n not in expected]
+    return "; ".join(p for p in (missing and f"missing {missing}", extra and f"unexpected {extra}") if p)
+
+
 def check_params(spec, params, dtype) -> dict[str, np.ndarray]:
     """``params`` must have exactly the spec's canonical names, shapes and dtype."""
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of name -> numpy.ndarray, got {type(params).__name__}")
     expected = spec.param_shapes()
-    missing = [n for n in expected if n not in params]
-    extra = [n for n in params if n not in expected]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing}")
-        if extra:
-            parts.append(f"unexpected {extra}")
-        raise KeyError(f"parameters for {type(spec).__name__} must be exactly "
-                       f"{list(expected)}: {'; '.join(parts)}")
+    if mismatch := key_mismatch(expected, params):
+        raise KeyError(f"parameters for {type(spec).__name__} must be exactly {list(expected)}: {mismatch}")
     return {n: check_array(f"parameter {n!r}", params[n], shape=shape, dtype=dtype)
             for n, shape in expected.items()}
 

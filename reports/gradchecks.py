@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from reference_numpy.adapter import NumpyAdapter
-from reference_numpy.gradcheck import noise_floor
+from reference_numpy.gradcheck import central_difference_at, noise_floor
 
 ENTRIES = 6
 H = 1e-5
@@ -62,15 +62,10 @@ def check_case(case, entries: int = ENTRIES, seed: int = 0) -> dict:
         errors, numeric = [], []
         for i in flat:
             idx = np.unravel_index(i, w.shape)
-            old = w[idx]
-            w[idx] = old + H
-            f_plus = loss(w)
-            w[idx] = old - H
-            f_minus = loss(w)
-            w[idx] = old
-            numeric.append((f_plus - f_minus) / (2 * H))
-            errors.append(abs(analytic[idx] - numeric[-1]))
-            f_scale = max(f_scale, abs(f_plus), abs(f_minus))
+            value, f_max = central_difference_at(loss, w, idx, H)
+            numeric.append(value)
+            errors.append(abs(analytic[idx] - value))
+            f_scale = max(f_scale, f_max)
         checked += len(flat)
         resolved = max(abs(n) for n in numeric)
         scale = max(float(np.max(np.abs(analytic))), resolved)
