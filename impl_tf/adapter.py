@@ -44,8 +44,10 @@ class KerasAdapter(Adapter):
     @property
     def loops(self) -> tuple[str, ...]:
         """``fit`` (model.fit), ``compiled`` (a tf.function train step: TensorFlow only) and ``eager``
-        (``train_step``); see ``train.py``."""
-        return ("fit", "compiled", "eager") if keras.backend.backend() == "tensorflow" else ("fit", "eager")
+        (``train_step``); see ``train.py``. A seq2seq model reads ``(src, tgt)`` pairs, which
+        ``model.fit``'s ``(x, y)`` batches do not feed it: no ``fit`` loop there."""
+        loops = ("fit", "compiled", "eager") if keras.backend.backend() == "tensorflow" else ("fit", "eager")
+        return loops[1:] if self.seq2seq else loops
 
     @property
     def backend(self) -> str:
