@@ -43,9 +43,10 @@ class KerasAdapter(Adapter):
 
     @property
     def loops(self) -> tuple[str, ...]:
-        """``fit`` (model.fit), ``compiled`` (a tf.function train step: TensorFlow only) and ``eager``
-        (``train_step``); see ``train.py``. A seq2seq model reads ``(src, tgt)`` pairs, which
-        ``model.fit``'s ``(x, y)`` batches do not feed it: no ``fit`` loop there."""
+        """``fit`` (model.fit), ``compiled`` (the tf.function step ``train_step`` runs on TensorFlow) and
+        ``eager`` (a tape and ``apply_gradients`` op by op; ``train_step`` on JAX and torch); see ``train.py``.
+        A seq2seq model reads ``(src, tgt)`` pairs, which ``model.fit``'s ``(x, y)`` batches do not feed it:
+        no ``fit`` loop there."""
         loops = ("fit", "compiled", "eager") if keras.backend.backend() == "tensorflow" else ("fit", "eager")
         return loops[1:] if self.seq2seq else loops
 
@@ -131,6 +132,7 @@ class KerasAdapter(Adapter):
         if hasattr(self.model, "set_dropout_masks"):
             self.model.train_mode = training
             self.model.set_dropout_masks(masks)
+            self.compiled = None           # the compiled step was traced with the old mode and masks
 
     def _buffers(self):
         return weights.read_buffers(self.model, self.spec)
@@ -147,22 +149,49 @@ class KerasAdapter(Adapter):
         # Keras keeps learning_rate as a float32 variable, even for float64 models.
         keras_optimizer = optimizers.make(optimizer)
         keras_optimizer.build(self.variables)
-        self.optimizer, self.compiled_step = keras_optimizer, None
+        self.optimizer, self.compiled = keras_optimizer, None
 
     def _optimizer_state(self):
         return optimizers.state(self.optimizer, self._optimizer_spec, self.variables, self.model, self.spec)
 
+    @property
+    def step_loop(self) -> str:
+        """The loop ``train_step`` runs: ``compiled`` on TensorFlow (a ``tf.function``, as Keras users
+        write a custom step), else ``eager`` (on JAX the engine's step is one ``jax.jit`` program)."""
+        return "compiled" if self.backend == "tensorflow" else "eager"
+
     def _fit(self, batches, loop, bar):
         if loop == "fit":
             return train.fit(self, batches, bar)
-        self.compiled_step = train.compiled_step(self) if loop == "compiled" else None
+        self.loop = loop
         try:
             return super()._fit(batches, loop, bar)
         finally:
-            self.compiled_step = None
+            self.loop = None
 
     def _train_step(self, x, target):
-        if getattr(self, "compiled_step", None) is not None:       # inside fit(loop="compiled")
-            return self.compiled_step(x, target)
+        self.finite = self.before = None
+        if self._compiled_loop():
+            if self.compiled is None:                             # traced once per optimizer
+                self.compiled = train.compiled_step(self)
+            loss, self.finite, self.before = self.compiled(x, target)
+            return float(loss)
         inputs = [self.engine.tensor(x), self.engine.tensor(target)]
         return self.engine.train_step(self.model.objective, inputs, self.variables, self.optimizer)
+
+    def _compiled_loop(self) -> bool:
+        return (getattr(self, "loop", None) or self.step_loop) == "compiled"
+
+    # the divergence check (Adapter.train_step): the compiled step copies the variables and checks
+    # them inside its graph; an eager step here
+    def _snapshot(self):
+        return None if self._compiled_loop() else [keras.ops.copy(v.value) for v in self.variables]
+
+    def _restore(self, snapshot):
+        for variable, value in zip(self.variables, self.before or snapshot, strict=True):
+            variable.assign(value)
+
+    def _params_finite(self):
+        if self.finite is not None:
+            return bool(self.finite)
+        return all(bool(keras.ops.all(keras.ops.isfinite(v.value))) for v in self.variables)

@@ -44,11 +44,11 @@ to match. Both conversions live in ``weights.py``, not here. Padding: "same" is 
 ``Identity`` when there is none).
 
 ``self.conv_layers[i]`` is the layer of ``spec.layers[i]`` (``Conv2D``, ``MaxPooling2D`` or
-``AveragePooling2D``), ``self.dense_layers[l-1]`` the ``Dense`` of dense layer l. Layers are
-named by canonical parameter number (``conv1``, ``dense2``, ...) so variable paths read
-like the canonical names. ``self.conv_norms[i]`` is the ``BatchNormalization`` after conv layer i
-(``None`` after a pool or without batch norm), ``self.dense_norms[l-1]`` and ``self.dropouts[l-1]``
-the batch norm and dropout of hidden dense layer l (empty lists when off); they are called with
+``AveragePooling2D``), ``self.conv_norms[i]`` the ``BatchNormalization`` after conv layer i
+(``None`` after a pool or without batch norm). The head is a ``DenseStack`` (``layers.py``, the
+MLP's), ``self.dense_stack``, whose ``layers`` are ``dense{k}``, ``bn{k}``, ``act{k}``,
+``dropout{k}``. Layers are named by canonical parameter number (``conv1``, ``dense2``, ...) so
+variable paths read like the canonical names. Batch norms and dropouts are called with
 ``training=self.train_mode``, and every Conv2D and Dense carries the spec's L1 / L2
 ``kernel_regularizer`` (``regularization.py``).
 """
@@ -56,7 +56,8 @@ the batch norm and dropout of hidden dense layer l (empty lists when off); they 
 import keras
 
 from impl_tf import activations
-from impl_tf.regularization import MaskedDropout, RegularizedModel, batch_norm, kernel_regularizer
+from impl_tf.layers import DenseStack
+from impl_tf.regularization import RegularizedModel, batch_norm, kernel_regularizer
 from reference_numpy.model import no_initial_state
 from reference_numpy.specs import Conv2D
 
@@ -100,15 +101,8 @@ class CNN(RegularizedModel):
             self.conv_layers.append(module)
             self.conv_norms.append(norm)
         self.flatten = keras.layers.Flatten(data_format="channels_last", dtype=dtype)
-        dense_numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]
-        self.dense_layers = [keras.layers.Dense(n_out, use_bias=spec.has_bias(k), kernel_regularizer=regularizer,
-                                                dtype=dtype, name=f"dense{k}")
-                             for k, n_out in zip(dense_numbers, spec.dense_sizes[1:])]
-        hidden = list(zip(dense_numbers, spec.hidden))                       # (k, H_l) of the hidden layers
-        self.dense_norms = [batch_norm(spec, dtype, f"bn{k}", h, "dense") for k, h in hidden if spec.batch_norm]
-        self.dropouts = [MaskedDropout(spec.dropout, f"dropout{k}", dtype=dtype, name=f"dropout{k}")
-                         for k, _ in hidden if spec.dropout]
-        self.activation = activations.get(spec.activation)
+        numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]      # the head's W{k}
+        self.dense_stack = DenseStack(spec, numbers, spec.dense_sizes, dtype=dtype, name="dense_stack")
 
     def logits(self, x, initial_state=None):
         no_initial_state(self.spec, initial_state)
@@ -120,12 +114,4 @@ class CNN(RegularizedModel):
             if g is not None:
                 z = g(z)                                    # (N, OH, OW, F)
         z = self.flatten(z)                                 # (N, D), (H, W, C) order
-        L = len(self.dense_layers)
-        for l, layer in enumerate(self.dense_layers, start=1):
-            u = layer(z)                                    # (N, H_l)
-            if l < L:
-                a = self.dense_norms[l - 1](u, training=self.train_mode) if self.dense_norms else u   # (N, H_l)
-                z = self.activation(a)                      # (N, H_l)
-                if self.dropouts:
-                    z = self.dropouts[l - 1](z, training=self.train_mode)                    # (N, H_l)
-        return u                                            # (N, K)
+        return self.dense_stack(z, training=self.train_mode)   # (N, K)

@@ -1,7 +1,7 @@
 """Keras training loops as Keras users write them: ``model.fit`` and a compiled train step.
 
-``KerasAdapter.fit(batches, loop=...)`` runs one of (``train_step``'s eager tape + ``apply_gradients``
-is the third, ``"eager"``)::
+``KerasAdapter.fit(batches, loop=...)`` runs one of (``"eager"``, the engine's tape +
+``apply_gradients`` op by op, is the third; on JAX the engine's step is one ``jax.jit`` program)::
 
     "fit"       model.compile(optimizer, loss, metrics=[BatchLoss]); model.fit(PyDataset(batches),
                 epochs=1, shuffle=False, verbose=0, callbacks=[...])       (any Keras backend)
@@ -11,6 +11,10 @@ is the third, ``"eager"``)::
                         loss = model.objective(x, d)
                     optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
                     return loss
+
+``adapter.train_step`` runs the ``"compiled"`` step on TensorFlow (traced once per optimizer and
+training mode; the divergence check's copy of the variables and its finiteness test run inside the
+same graph) and the ``"eager"`` one on JAX and torch.
 
 Both take the batches in the order given (``reference_numpy.data.batches``: one seeded NumPy source
 for every framework) with the adapter's optimizer (``set_optimizer``), so they take the same steps
@@ -146,7 +150,9 @@ def fit(adapter, batches, bar) -> list[float]:
 
 
 def compiled_step(adapter):
-    """``train_step(x, d) -> loss`` as one ``tf.function`` (the TensorFlow backend only)."""
+    """``step(x, d) -> (loss, finite, before)`` as one ``tf.function`` (the TensorFlow backend only):
+    the loss before the update, whether every variable is finite after it, and the variables'
+    values before it (for the adapter's divergence check to restore), all computed in the graph."""
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"the 'compiled' loop is a tf.function; this process runs Keras on "
                          f"{keras.backend.backend()!r} (use loop='fit' or 'eager')")
@@ -158,10 +164,13 @@ def compiled_step(adapter):
 
     @tf.function(reduce_retracing=True, jit_compile=False)
     def train_step(x, d):
+        before = [tf.identity(v.value) for v in variables]
         with tf.GradientTape() as tape:
             loss = model.objective(x, d)
         # an Embedding's IndexedSlices made dense: see engine_tf.dense_gradients
         optimizer.apply_gradients(zip(dense_gradients(tape.gradient(loss, variables)), variables))
-        return loss
+        # (read after the update: tf.function runs stateful operations in program order)
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v.value)) for v in variables])
+        return loss, finite, before
 
-    return lambda x, d: float(train_step(tf.constant(x), tf.constant(d)))
+    return lambda x, d: train_step(tf.constant(x), tf.constant(d))

@@ -6,11 +6,11 @@ computes ``x @ kernel + bias`` -- the canonical layout itself, so no transform.
 (Contrast torch's ``nn.Linear``, whose ``weight`` is ``(out, in)``.)
 
     canonical   Keras variable                 transform
-    W_l, b_l    layers_[l-1].kernel / .bias    none      (MLP, Dense named dense{l})
+    W_l, b_l    dense_stack.layers["dense{l}"] none      (MLP: .kernel / .bias)
     W, b        dense.kernel / dense.bias      none      (regression)
     CNN conv Wk conv_layers[i].kernel          W.transpose(2, 3, 1, 0): OIHW (F, C, KH, KW) -> HWIO
                                                (KH, KW, C, F); back: .transpose(3, 2, 0, 1)
-    CNN first   dense_layers[0].kernel         rows permuted (C, H, W) -> (H, W, C) order:
+    CNN first   dense_stack.layers["dense{k}"] rows permuted (C, H, W) -> (H, W, C) order:
     dense Wk                                   W.reshape(C, H, W, out).transpose(1, 2, 0, 3)
                                                .reshape(-1, out); back: the inverse permutation
     other CNN   .kernel / .bias                none
@@ -39,7 +39,7 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 
-from reference_numpy.specs import GATES, CNNSpec, MLPSpec, RNNSpec, Seq2SeqSpec, from_gates, to_gates
+from reference_numpy.specs import CNNSpec, MLPSpec, RNNSpec, Seq2SeqSpec, from_gates, gate_order, to_gates
 
 
 @dataclass(frozen=True)
@@ -157,22 +157,11 @@ def read_canonical(model, spec) -> dict[str, np.ndarray]:
 #   b{d}           gru, reset_after=False   cell.bias (G*H,)        gate blocks permuted
 #   W_out, b_out                 head.kernel / head.bias            none
 
-#: Keras's gate blocks, in storage order (keras.layers.LSTM / GRU source). Keras's LSTM "c" is
-#: the canonical candidate "g" and its GRU "h" the canonical candidate "n" (``KERAS_GATE_NAMES``);
-#: with those names the orders equal the canonical ``GATES`` in specs.py.
-KERAS_GATES = {"rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
-#: Keras gate name -> canonical gate name, per cell, where they differ.
-KERAS_GATE_NAMES = {"rnn": {}, "lstm": {"c": "g"}, "gru": {"h": "n"}}
-
-
-def gate_order(cell: str) -> list[int]:
-    """For each Keras gate block, the index of the same gate among the canonical blocks."""
-    canonical = GATES[cell]
-    framework = [KERAS_GATE_NAMES[cell].get(g, g) for g in KERAS_GATES[cell]]
-    if sorted(canonical) != sorted(framework):
-        raise ValueError(f"Keras gates {KERAS_GATES[cell]} of the {cell} cell do not name the "
-                         f"canonical gates {canonical}")
-    return [canonical.index(g) for g in framework]
+# Keras's gate blocks in storage order (keras.layers.LSTM / GRU source) are the "keras" column of
+# ``GATE_ORDERS`` in specs.py, beside the canonical and torch's orders, written with the canonical
+# letters: Keras's LSTM (i, f, c, o) is (i, f, g, o) and its GRU (z, r, h) is (z, r, n)
+# (``KERAS_GATE_NAMES``), both the canonical order today. ``gate_order(cell, "keras")`` gives, for
+# each Keras block, the canonical block it holds.
 
 
 def recurrent_cells(model, spec) -> dict:
@@ -184,7 +173,7 @@ def recurrent_cells(model, spec) -> dict:
 
 
 def recurrent_links(model, spec) -> list[Link]:
-    order = gate_order(spec.cell)
+    order = gate_order(spec.cell, "keras")
 
     def permuted(name, variable):
         return Link((name,), (variable,), lambda a: (to_gates(a, order),), lambda a: (from_gates(a, order),))
@@ -203,17 +192,18 @@ def recurrent_links(model, spec) -> list[Link]:
 
 # -- CNN ---------------------------------------------------------------------------
 #
-# ``model.conv_layers[i]`` is the Keras layer of ``spec.layers[i]``, ``model.dense_layers[j]``
-# the head; ``spec.param_names()`` numbers the parameters over both (``("conv", k, i)`` ->
-# ``W{k}``, ``b{k}`` of ``conv_layers[i]``). The model converts its NCHW input to NHWC once
-# (impl_tf/cnn.py), so every Keras kernel is laid out for channels_last:
+# ``model.conv_layers[i]`` is the Keras layer of ``spec.layers[i]``, ``model.dense_stack.layers``
+# the head (``dense{k}``, ``bn{k}``, ...); ``spec.param_names()`` numbers the parameters over both
+# (``("conv", k, i)`` -> ``W{k}``, ``b{k}`` of ``conv_layers[i]``; ``("dense", k, j)`` -> ``dense{k}``).
+# The model converts its NCHW input to NHWC once (impl_tf/cnn.py), so every Keras kernel is laid out
+# for channels_last:
 #
 #   canonical                   Keras variable                     transform
 #   conv Wk (F, C, KH, KW)      conv_layers[i].kernel (KH, KW, C, F)   transpose (2, 3, 1, 0);
 #                                                                      back (3, 2, 0, 1)
 #   conv bk (F,)                conv_layers[i].bias                 none
-#   first dense Wk (C*H*W, out) dense_layers[0].kernel (H*W*C, out)  rows (C, H, W) -> (H, W, C)
-#   other dense Wk, every bk    dense_layers[j].kernel / .bias      none
+#   first dense Wk (C*H*W, out) dense{k}.kernel (H*W*C, out)       rows (C, H, W) -> (H, W, C)
+#   other dense Wk, every bk    dense{k}.kernel / .bias             none
 #
 # Both transforms are permutations of the entries, so gradients come back exactly like
 # parameters. (C, H, W) is ``spec.feature_shapes()[-1]``, the map that Flatten reads.
@@ -244,11 +234,11 @@ def cnn_links(model, spec) -> list[Link]:
             links.append(Link((f"W{k}",), (layer.kernel,), lambda a: (a.transpose(OIHW_TO_HWIO),),
                               lambda a: (a.transpose(HWIO_TO_OIHW),)))
         elif i == 0:                                                  # the dense layer after Flatten
-            layer = model.dense_layers[0]
+            layer = model.dense_stack.layers[f"dense{k}"]
             links.append(Link((f"W{k}",), (layer.kernel,), lambda a: (flatten_rows_to_keras(a, chw),),
                               lambda a: (flatten_rows_from_keras(a, chw),)))
         else:
-            layer = model.dense_layers[i]
+            layer = model.dense_stack.layers[f"dense{k}"]
             links.append(same(f"W{k}", layer.kernel))
         links += [same(f"b{k}", layer.bias)] if spec.has_bias(k) else norm_links(k, norms[k])
     return links
@@ -265,9 +255,9 @@ def cnn_links(model, spec) -> list[Link]:
 #   running_vark (C,)           bn.moving_variance                 none (non-trainable; Keras updates it
 #                                                                  with the biased batch variance)
 #
-# The batch norm is ``model.norms[l-1]`` (MLP hidden layer l), ``model.conv_norms[i]`` (CNN conv
-# ``spec.layers[i]``; channels last, so its axis -1 is the canonical channel axis 1 of NCHW) or
-# ``model.dense_norms[j]`` (CNN hidden dense layer j). Nothing is permuted.
+# The batch norm is ``model.dense_stack.layers["bn{k}"]`` (a hidden dense layer of the MLP or of the
+# CNN's head) or ``model.conv_norms[i]`` (CNN conv ``spec.layers[i]``; channels last, so its axis -1
+# is the canonical channel axis 1 of NCHW). Nothing is permuted.
 
 
 def norm_layers(model, spec) -> dict:
@@ -275,9 +265,9 @@ def norm_layers(model, spec) -> dict:
     if getattr(spec, "batch_norm", None) is None:
         return {}
     if isinstance(spec, MLPSpec):
-        return {str(l): norm for l, norm in enumerate(model.norms, start=1)}
+        return {str(l): model.dense_stack.layers[f"bn{l}"] for l in range(1, spec.n_layers)}
     last = len(spec.hidden)
-    return {k: model.conv_norms[i] if kind == "conv" else model.dense_norms[i]
+    return {k: model.conv_norms[i] if kind == "conv" else model.dense_stack.layers[f"bn{k}"]
             for kind, k, i in spec.param_names() if kind == "conv" or i < last}
 
 
@@ -288,7 +278,8 @@ def norm_links(k: str, norm) -> list[Link]:
 def mlp_links(model, spec) -> list[Link]:
     norms = norm_layers(model, spec)
     links = []
-    for l, layer in enumerate(model.layers_, start=1):
+    for l in range(1, spec.n_layers + 1):
+        layer = model.dense_stack.layers[f"dense{l}"]
         if spec.has_bias(str(l)):
             links += dense_links(f"W{l}", f"b{l}", layer)
         else:

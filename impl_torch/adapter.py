@@ -43,9 +43,10 @@ class TorchAdapter(Adapter):
         self.model.eval()            # an nn.Module starts in training mode; the adapter in inference (Adapter.train)
 
     def _tensor(self, a: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
-        # a copy; int64 labels stay int64 (torch.long). torch cannot wrap a NumPy view with a
-        # negative stride (x[::-1]); the adapter base class hands over C-contiguous arrays.
-        t = torch.tensor(a)
+        # the NumPy array's own memory, no copy (the models never write into an input); int64 labels
+        # stay int64 (torch.long). The adapter base class hands over C-contiguous arrays (torch cannot
+        # wrap a view with a negative stride); a read-only array is copied (torch tensors are writable).
+        t = torch.from_numpy(a) if a.flags.writeable else torch.tensor(a)
         return t.requires_grad_(requires_grad)
 
     def _state(self, state, requires_grad=False):
@@ -125,6 +126,20 @@ class TorchAdapter(Adapter):
 
     def _set_params(self, params):
         weights.load_canonical(self.model, self.spec, params)
+
+    def _snapshot(self):
+        return [p.detach().clone() for p in self.model.parameters()]
+
+    def _restore(self, snapshot):
+        with torch.no_grad():
+            for p, saved in zip(self.model.parameters(), snapshot, strict=True):
+                p.copy_(saved)
+
+    def _params_finite(self):
+        # every entry is finite iff each parameter's max and min are (a NaN propagates through both):
+        # two reductions per parameter instead of an (N,) boolean array each
+        params = list(self.model.parameters())
+        return bool(torch.isfinite(torch.stack([p.amax() for p in params] + [p.amin() for p in params])).all())
 
     def _set_optimizer(self, optimizer):
         # (clip_eps and the conventions are checked in the base class: clip_grad_norm_ scales by

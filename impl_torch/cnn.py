@@ -41,17 +41,18 @@ asymmetric ones into an ``nn.ZeroPad2d`` before a padding-0 conv (``self.padding
 ``nn.Identity`` when there is none).
 
 ``self.conv_layers[i]`` is the module of ``spec.layers[i]`` (``nn.Conv2d``, ``nn.MaxPool2d``
-or ``nn.AvgPool2d``), ``self.dense_layers[l-1]`` the ``nn.Linear`` of dense layer l;
-``self.conv_norms[i]`` the ``nn.BatchNorm2d`` after conv layer i (``nn.Identity`` after a pool or
-without batch norm), ``self.dense_norms[l-1]`` and ``self.dropouts[l-1]`` the batch norm and
-dropout of hidden dense layer l (empty lists when off; ``regularization.py``).
+or ``nn.AvgPool2d``), ``self.conv_norms[i]`` the ``nn.BatchNorm2d`` after conv layer i
+(``nn.Identity`` after a pool or without batch norm; ``regularization.py``). The head is a
+``DenseStack`` (``layers.py``, the MLP's), ``self.dense_stack``, whose ``layers`` are ``dense{k}``
+(``nn.Linear``), ``bn{k}``, ``act{k}``, ``dropout{k}``.
 """
 
 import torch
 import torch.nn as nn
 
 from impl_torch import activations
-from impl_torch.regularization import MaskedDropout, RegularizedModel, batch_norm
+from impl_torch.layers import DenseStack
+from impl_torch.regularization import RegularizedModel, batch_norm
 from reference_numpy.model import no_initial_state
 from reference_numpy.specs import Conv2D
 
@@ -88,15 +89,8 @@ class CNN(RegularizedModel):
             self.paddings.append(padding)
             self.conv_layers.append(module)
             self.conv_norms.append(norm)
-        sizes = spec.dense_sizes
-        dense_numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]
-        self.dense_layers = nn.ModuleList(
-            nn.Linear(n_in, n_out, bias=spec.has_bias(k), dtype=dtype)
-            for k, n_in, n_out in zip(dense_numbers, sizes[:-1], sizes[1:]))
-        hidden = list(zip(dense_numbers, spec.hidden))                       # (k, H_l) of the hidden layers
-        self.dense_norms = nn.ModuleList(batch_norm(spec, "dense", h, dtype) for _, h in hidden if spec.batch_norm)
-        self.dropouts = nn.ModuleList(MaskedDropout(spec.dropout, f"dropout{k}") for k, _ in hidden if spec.dropout)
-        self.activation = activations.get(spec.activation)
+        numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]      # the head's W{k}
+        self.dense_stack = DenseStack(spec, numbers, spec.dense_sizes, dtype=dtype)
 
     def logits(self, x, initial_state=None):
         no_initial_state(self.spec, initial_state)
@@ -106,12 +100,4 @@ class CNN(RegularizedModel):
             if g is not None:
                 z = g(norm(z))                              # (N, F, OH, OW)
         z = torch.flatten(z, 1)                             # (N, D), (C, H, W) order
-        L = len(self.dense_layers)
-        for l, layer in enumerate(self.dense_layers, start=1):
-            u = layer(z)                                    # (N, H_l)
-            if l < L:
-                a = self.dense_norms[l - 1](u) if self.dense_norms else u   # (N, H_l)
-                z = self.activation(a)                      # (N, H_l)
-                if self.dropouts:
-                    z = self.dropouts[l - 1](z)             # (N, H_l)
-        return u                                            # (N, K)
+        return self.dense_stack(z)                          # (N, K)

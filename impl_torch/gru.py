@@ -67,8 +67,8 @@ class GRUResetBefore(HandWrittenRecurrent):
         hs = []
         for t in range(x.shape[1]):
             ah = h @ W_hh[:2 * H].T                            # (N, 2H) blocks r, z
-            r = torch.sigmoid(ax[:, t, :H] + ah[:, :H])        # (N, H)
-            z = torch.sigmoid(ax[:, t, H:2 * H] + ah[:, H:])   # (N, H)
+            z = torch.sigmoid(ax[:, t, H:2 * H] + ah[:, H:])   # (N, H) update gate: torch's block 2
+            r = torch.sigmoid(ax[:, t, :H] + ah[:, :H])        # (N, H) reset gate: torch's block 1
             n = torch.tanh(ax[:, t, 2 * H:] + (r * h) @ W_hh[2 * H:].T)   # (N, H) reset before the product
             h = z * h + (1 - z) * n                            # (N, H)
             hs.append(h)

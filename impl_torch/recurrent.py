@@ -6,10 +6,10 @@ dirs = 2 if bidirectional else 1.
 
     hs, state = layer(x, initial_state)     (N, T, dirs*H), {"h", ["c"], ["h_reverse", ...]: (N, H)}
     many-to-many (return_sequences):
-        u = hs @ W_out + b_out                                   (N, T, K)
+        z = hs                                                   (N, T, dirs*H)
     many-to-one:
-        last = [state["h"], state["h_reverse"]]                  (N, dirs*H)
-        u = last @ W_out + b_out                                 (N, K)
+        z = [state["h"], state["h_reverse"]]                     (N, dirs*H)
+    u = z @ W_out + b_out                                        (N, T, K) or (N, K); the logits
     y = f_out(u)
 
 The many-to-one head reads the forward state after step T and the backward direction's FINAL
@@ -50,9 +50,10 @@ class RecurrentNet(Model):
         """``(u, final_state)``: the head's pre-activation and the states after the last step."""
         hs, state = self.recurrent(x, initial_state)               # (N, T, dirs*H)
         if self.spec.return_sequences:
-            return self.head(hs), state                            # (N, T, K)
-        last = torch.cat([state[f"h{d}"] for d in self.spec.directions], dim=-1)   # (N, dirs*H), not hs[:, -1]
-        return self.head(last), state                              # (N, K)
+            z = hs                                                 # (N, T, dirs*H)
+        else:
+            z = torch.cat([state[f"h{d}"] for d in self.spec.directions], dim=-1)   # (N, dirs*H), not hs[:, -1]
+        return self.head(z), state                                 # (N, T, K) or (N, K)
 
     def logits(self, x, initial_state=None):
         return self.run(x, initial_state)[0]

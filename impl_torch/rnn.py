@@ -95,10 +95,10 @@ class SigmoidRNN(HandWrittenRecurrent):
     def _direction(self, x, h, d):
         W_ih, W_hh = getattr(self, f"weight_ih_l0{d}"), getattr(self, f"weight_hh_l0{d}")
         b_ih, b_hh = getattr(self, f"bias_ih_l0{d}"), getattr(self, f"bias_hh_l0{d}")
-        xw = x @ W_ih.T + b_ih                                 # (N, T, H) all steps in one product
+        ax = x @ W_ih.T + b_ih                                 # (N, T, H) all steps in one product
         hs = []
         for t in range(x.shape[1]):
-            h = torch.sigmoid(xw[:, t] + h @ W_hh.T + b_hh)    # (N, H)
+            h = torch.sigmoid(ax[:, t] + h @ W_hh.T + b_hh)    # (N, H)
             hs.append(h)
         return torch.stack(hs, dim=1), h                       # (N, T, H), (N, H)
 

@@ -5,15 +5,16 @@ row-vector math ``x @ W + b``. torch's ``nn.Linear`` stores ``weight (out, in)``
 and computes ``x @ weight.T + bias``, so every dense ``W`` is transposed on the
 way in and on the way out; biases are copied as they are.
 
-    canonical   torch parameter          transform
-    W1, b1      layers.0.weight / .bias  W.T / b          (MLP, layer l -> layers.{l-1})
-    W, b        dense.weight / .bias     W.T / b          (regression)
-    Wk, bk      conv_layers.{i}.weight   W / b            (CNN conv: nn.Conv2d is OIHW = canonical)
-    Wk, bk      dense_layers.{j}.weight  W.T / b          (CNN head: torch.flatten of NCHW is the
-                                                       canonical (C, H, W) order, so the first
-                                                       dense W needs no row permutation)
-    gammak      (...norms...).weight     gamma / beta     (batch norm: see "batch norm" below;
-    betak       (...norms...).bias                         running statistics are buffers)
+    canonical   torch parameter                      transform
+    Wl, bl      dense_stack.layers.dense{l}.weight   W.T / b       (MLP layer l)
+                / .bias
+    W, b        dense.weight / .bias                 W.T / b       (regression)
+    Wk, bk      conv_layers.{i}.weight / .bias       W / b         (CNN conv: nn.Conv2d is OIHW = canonical)
+    Wk, bk      dense_stack.layers.dense{k}.weight   W.T / b       (CNN head: torch.flatten of NCHW is the
+                / .bias                                            canonical (C, H, W) order, so the first
+                                                                   dense W needs no row permutation)
+    gammak      dense_stack.layers.bn{k}.weight      gamma / beta  (batch norm: see "batch norm" below;
+    betak       / .bias, or conv_norms.{i}.*                       running statistics are buffers)
     (recurrent nets and seq2seq: see their sections below)
 
 Each mapping is a ``Link`` between a group of canonical arrays and a group of
@@ -32,7 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from reference_numpy.specs import GATES, CNNSpec, MLPSpec, RNNSpec, Seq2SeqSpec, from_gates, to_gates
+from reference_numpy.specs import CNNSpec, MLPSpec, RNNSpec, Seq2SeqSpec, from_gates, gate_order, to_gates
 
 
 @dataclass(frozen=True)
@@ -134,21 +135,14 @@ def read_canonical(model, spec) -> dict[str, np.ndarray]:
 # gradient of the sum is the gradient of either one (both receive dL/db), so bias_ih's is taken.
 # Training steps every parameter except bias_hh (``redundant_parameters`` at the end says why).
 
-#: torch's gate blocks, in storage order (torch.nn.RNN / LSTM / GRU docs). The letters are the
-#: canonical ones (``GATES`` in specs.py), so the mapping permutes blocks by name.
-TORCH_GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-
-
-def gate_order(cell: str) -> list[int]:
-    """For each torch gate block, the index of the same gate among the canonical blocks."""
-    canonical, framework = GATES[cell], TORCH_GATES[cell]
-    if sorted(canonical) != sorted(framework):
-        raise ValueError(f"torch gates {framework} of the {cell} cell do not name the canonical gates {canonical}")
-    return [canonical.index(g) for g in framework]
+# torch's gate blocks in storage order (torch.nn.RNN / LSTM / GRU docs) are the "torch" column of
+# ``GATE_ORDERS`` in specs.py, beside the canonical and Keras's orders: LSTM (i, f, g, o) as the
+# canonical one, GRU (r, z, n) where the canonical is (z, r, n). ``gate_order(cell, "torch")``
+# gives, for each torch block, the canonical block it holds.
 
 
 def recurrent_links(spec) -> list[Link]:
-    order, m = gate_order(spec.cell), "recurrent.layer"
+    order, m = gate_order(spec.cell, "torch"), "recurrent.layer"
     links = []
     for d in spec.directions:
         for c, t in (("Wx", "weight_ih"), ("Wh", "weight_hh")):       # (in, G*H) <-> (G*H, in)
@@ -185,14 +179,15 @@ def redundant_parameters(spec) -> tuple[str, ...]:
 # -- CNN ---------------------------------------------------------------------------
 #
 # The conv / pooling modules are ``conv_layers.{i}`` (one per ``spec.layers[i]``), the head
-# ``dense_layers.{j}``; ``spec.param_names()`` numbers the parameters over both
-# (``("conv", k, i)`` -> ``W{k}``, ``b{k}`` of ``conv_layers.{i}``).
+# ``dense_stack.layers`` (``dense{k}``, ``bn{k}``, ...); ``spec.param_names()`` numbers the parameters
+# over both (``("conv", k, i)`` -> ``W{k}``, ``b{k}`` of ``conv_layers.{i}``; ``("dense", k, j)`` ->
+# ``dense_stack.layers.dense{k}``).
 #
 #   canonical                   torch parameter                  transform
 #   conv Wk (F, C, KH, KW)      conv_layers.{i}.weight (OIHW)    none: nn.Conv2d is OIHW and NCHW
 #   conv bk (F,)                conv_layers.{i}.bias             none
-#   dense Wk (in, out)          dense_layers.{j}.weight          W.T (as every nn.Linear)
-#   dense bk (out,)             dense_layers.{j}.bias            none
+#   dense Wk (in, out)          dense_stack.layers.dense{k}.weight   W.T (as every nn.Linear)
+#   dense bk (out,)             dense_stack.layers.dense{k}.bias     none
 #
 # No Flatten permutation: ``torch.flatten`` of an NCHW map is the canonical (C, H, W) order.
 # (Keras's NHWC Flatten is not; see impl_tf/weights.py.)
@@ -206,9 +201,10 @@ def cnn_links(spec) -> list[Link]:
             links += [same(f"b{k}", f"conv_layers.{i}.bias")] if spec.has_bias(k) else \
                 norm_links(k, f"conv_norms.{i}")
         elif spec.has_bias(k):
-            links += dense_links(f"W{k}", f"b{k}", f"dense_layers.{i}")
+            links += dense_links(f"W{k}", f"b{k}", f"dense_stack.layers.dense{k}")
         else:
-            links += [transposed(f"W{k}", f"dense_layers.{i}.weight"), *norm_links(k, f"dense_norms.{i}")]
+            links += [transposed(f"W{k}", f"dense_stack.layers.dense{k}.weight"),
+                      *norm_links(k, f"dense_stack.layers.bn{k}")]
     return links
 
 
@@ -225,8 +221,8 @@ def cnn_links(spec) -> list[Link]:
 #   --                          <norm>.num_batches_tracked            not mapped: counts training forwards,
 #                                                                     read only when momentum=None
 #
-# <norm> is ``norms.{l-1}`` (MLP hidden layer l), ``conv_norms.{i}`` (CNN conv ``spec.layers[i]``) or
-# ``dense_norms.{j}`` (CNN hidden dense layer j). A batch norm's channel axis is the canonical one
+# <norm> is ``dense_stack.layers.bn{k}`` (a hidden dense layer k of the MLP or of the CNN's head) or
+# ``conv_norms.{i}`` (CNN conv ``spec.layers[i]``). A batch norm's channel axis is the canonical one
 # (features of (N, C), channels of NCHW), so nothing is permuted.
 
 
@@ -238,9 +234,10 @@ def mlp_links(spec) -> list[Link]:
     links = []
     for l in range(1, spec.n_layers + 1):
         if spec.has_bias(str(l)):
-            links += dense_links(f"W{l}", f"b{l}", f"layers.{l - 1}")
+            links += dense_links(f"W{l}", f"b{l}", f"dense_stack.layers.dense{l}")
         else:
-            links += [transposed(f"W{l}", f"layers.{l - 1}.weight"), *norm_links(str(l), f"norms.{l - 1}")]
+            links += [transposed(f"W{l}", f"dense_stack.layers.dense{l}.weight"),
+                      *norm_links(str(l), f"dense_stack.layers.bn{l}")]
     return links
 
 
@@ -249,10 +246,10 @@ def buffer_map(spec) -> dict[str, str]:
     if not getattr(spec, "batch_norm", None):
         return {}
     if isinstance(spec, MLPSpec):
-        norms = {str(l): f"norms.{l - 1}" for l in range(1, spec.n_layers)}
+        norms = {str(l): f"dense_stack.layers.bn{l}" for l in range(1, spec.n_layers)}
     else:
         last = len(spec.hidden)
-        norms = {k: f"conv_norms.{i}" if kind == "conv" else f"dense_norms.{i}"
+        norms = {k: f"conv_norms.{i}" if kind == "conv" else f"dense_stack.layers.bn{k}"
                  for kind, k, i in spec.param_names() if kind == "conv" or i < last}
     return {f"{stat}{k}": f"{norm}.{stat}" for k, norm in norms.items() for stat in ("running_mean", "running_var")}
 

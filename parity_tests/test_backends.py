@@ -97,7 +97,7 @@ def variables_only_gradient(name: str) -> tuple[float, float]:
     case = CASES_BY_NAME[name]
     adapter = harness.make_adapter(harness.backends.framework_name(impl_tf.engine().BACKEND), case.spec,
                                    case.params())
-    W1 = adapter.model.layers_[0].kernel
+    W1 = adapter.model.dense_stack.layers["dense1"].kernel
     value, inputs, grads = adapter.engine.gradients(lambda: ops.sum(W1 * W1), [], adapter.variables)
     W = case.params()["W1"]
     return abs(float(value) - float(np.sum(W * W))), float(np.max(np.abs(grads[0] - 2 * W))) + len(inputs)

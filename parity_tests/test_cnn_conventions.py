@@ -132,7 +132,7 @@ def test_where_each_canonical_cnn_array_lives(case):
             t, kl = torch_model.conv_layers[i], keras_model.conv_layers[i]
             want_t, want_k = W, W.transpose(2, 3, 1, 0)
         else:
-            t, kl = torch_model.dense_layers[i], keras_model.dense_layers[i]
+            t, kl = torch_model.dense_stack.layers[f"dense{k}"], keras_model.dense_stack.layers[f"dense{k}"]
             want_t, want_k = W.T, (tf_weights.flatten_rows_to_keras(W, chw) if i == 0 else W)
         np.testing.assert_array_equal(t.weight.detach().numpy(), want_t, err_msg=f"torch W{k}")
         np.testing.assert_array_equal(t.bias.detach().numpy(), b, err_msg=f"torch b{k}")

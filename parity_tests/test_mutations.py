@@ -136,7 +136,7 @@ def relink(monkeypatch, module, change) -> None:
 
 def keras_lstm_gates_swapped(mp):
     """Keras's LSTM blocks read as (i, c, f, o): the forget gate and the candidate swapped."""
-    mp.setitem(impl_tf.weights.KERAS_GATES, "lstm", ("i", "c", "f", "o"))
+    mp.setitem(specs.GATE_ORDERS["lstm"], "keras", ("i", "g", "f", "o"))
 
 
 def numpy_lstm_backward_without_forget_gate(mp):
@@ -178,7 +178,7 @@ def numpy_reset_before_gru_backward_broken(mp):
 
 def torch_gru_gates_in_canonical_order(mp):
     """torch's GRU blocks read as (z, r, n), the canonical order, instead of (r, z, n)."""
-    mp.setitem(impl_torch.weights.TORCH_GATES, "gru", ("z", "r", "n"))
+    mp.setitem(specs.GATE_ORDERS["gru"], "torch", ("z", "r", "n"))
 
 
 def harness_drops_state_quantities(mp):
@@ -346,7 +346,7 @@ def torch_reset_before_gru_resets_after(mp):
         hs = []
         for t in range(x.shape[1]):
             ah = h @ W_hh.T
-            r, z = torch.sigmoid(ax[:, t, :H] + ah[:, :H]), torch.sigmoid(ax[:, t, H:2 * H] + ah[:, H:2 * H])
+            z, r = torch.sigmoid(ax[:, t, H:2 * H] + ah[:, H:2 * H]), torch.sigmoid(ax[:, t, :H] + ah[:, :H])
             n = torch.tanh(ax[:, t, 2 * H:] + r * ah[:, 2 * H:])               # the bug: r * (h @ W)
             h = z * h + (1 - z) * n
             hs.append(h)
@@ -358,10 +358,10 @@ def torch_sigmoid_rnn_runs_tanh(mp):
     """The hand-written sigmoid SimpleRNN falls back to tanh (what nn.RNN offers)."""
     def _direction(self, x, h, d):
         W_ih, W_hh = getattr(self, f"weight_ih_l0{d}"), getattr(self, f"weight_hh_l0{d}")
-        xw = x @ W_ih.T + getattr(self, f"bias_ih_l0{d}")
+        ax = x @ W_ih.T + getattr(self, f"bias_ih_l0{d}")
         hs = []
         for t in range(x.shape[1]):
-            h = torch.tanh(xw[:, t] + h @ W_hh.T + getattr(self, f"bias_hh_l0{d}"))
+            h = torch.tanh(ax[:, t] + h @ W_hh.T + getattr(self, f"bias_hh_l0{d}"))
             hs.append(h)
         return torch.stack(hs, dim=1), h
     mp.setattr(impl_torch.rnn.SigmoidRNN, "_direction", _direction)

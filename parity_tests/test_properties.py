@@ -371,4 +371,4 @@ def test_torch_round_trip_is_not_the_identity_on_layout():
     params = init_params(spec, 0, bias="normal")
     model = torch_adapter.model_class(spec)(spec, dtype=torch.float64)
     torch_weights.load_canonical(model, spec, params)
-    assert tuple(model.get_parameter("layers.0.weight").shape) == (3, 2) != params["W1"].shape
+    assert tuple(model.get_parameter("dense_stack.layers.dense1.weight").shape) == (3, 2) != params["W1"].shape

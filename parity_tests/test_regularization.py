@@ -202,8 +202,8 @@ def after_one_training_forward(framework, spec, x, r0):
 def test_momentum_is_the_weight_of_the_new_batch_torch_as_is_keras_one_minus(momentum):
     spec = mlp(batch_norm=BatchNorm(momentum, 1e-3, "biased"))
     torch_bn = TorchAdapter(dataclasses.replace(spec, batch_norm=BatchNorm(momentum, 1e-3)),
-                            init_params(spec, 0)).model.norms[0]
-    keras_bn = KerasAdapter(spec, init_params(spec, 0)).model.norms[0]
+                            init_params(spec, 0)).model.dense_stack.layers["bn1"]
+    keras_bn = KerasAdapter(spec, init_params(spec, 0)).model.dense_stack.layers["bn1"]
     assert torch_bn.momentum == momentum and keras_bn.momentum == 1 - momentum
     x, _ = batch(spec, 8)
     r0 = init_buffers(spec, 4)
@@ -224,8 +224,8 @@ def test_momentum_is_the_weight_of_the_new_batch_torch_as_is_keras_one_minus(mom
 def test_eps_reaches_both_frameworks_and_the_defaults_differ_measurably():
     for bn in (BN_TORCH, BN_KERAS):
         spec = mlp(batch_norm=dataclasses.replace(bn, running_var="unbiased"))
-        assert TorchAdapter(spec, init_params(spec, 0)).model.norms[0].eps == bn.eps
-        assert KerasAdapter(spec, init_params(spec, 0)).model.norms[0].epsilon == bn.eps
+        assert TorchAdapter(spec, init_params(spec, 0)).model.dense_stack.layers["bn1"].eps == bn.eps
+        assert KerasAdapter(spec, init_params(spec, 0)).model.dense_stack.layers["bn1"].epsilon == bn.eps
     # inference with running variances of 1e-3 (a unit that barely varied): eps matters there
     spec = mlp(batch_norm=BatchNorm(0.25, 1e-5))
     x, _ = batch(spec, 8)
@@ -294,7 +294,7 @@ def keras_penalty(spec, adapter) -> float:
 def test_keras_l2_has_no_half_the_canonical_l2_maps_to_half():
     spec = mlp(l1=2.0**-6, l2=2.0**-3)
     adapter = KerasAdapter(spec, init_params(spec, 1))
-    regularizer = adapter.model.layers_[0].kernel_regularizer
+    regularizer = adapter.model.dense_stack.layers["dense1"].kernel_regularizer
     assert regularizer.l1 == spec.l1 and regularizer.l2 == spec.l2 / 2
     params = adapter.get_params()
     canonical = R.penalty(params, spec.penalized(), spec.l1, spec.l2)
@@ -323,8 +323,8 @@ def test_penalty_covers_weights_only():
     torch_model = TorchAdapter(spec, init_params(spec, 0)).model
     assert [tuple(w.shape) for w in torch_model.penalized_weights()] == [(3, 2, 3, 3), (4, 27), (2, 4)]
     keras_model = KerasAdapter(spec, init_params(spec, 0)).model
-    with_regularizer = sorted(v.path.split("/", 1)[1] for v in keras_model.trainable_variables
-                              if getattr(v, "regularizer", None))                   # path: "<model>/conv1/kernel"
+    with_regularizer = sorted("/".join(v.path.split("/")[-2:]) for v in keras_model.trainable_variables
+                              if getattr(v, "regularizer", None))                   # path: ".../conv1/kernel"
     assert with_regularizer == ["conv1/kernel", "dense2/kernel", "dense3/kernel"]
 
 
@@ -447,7 +447,8 @@ def test_batch_norm_layout_in_torch_and_keras():
     t.set_buffers(buffers)
     k = KerasAdapter(spec, params)
     k.set_buffers(buffers)
-    pairs = {"1": (t.model.conv_norms[0], k.model.conv_norms[0]), "2": (t.model.dense_norms[0], k.model.dense_norms[0])}
+    pairs = {"1": (t.model.conv_norms[0], k.model.conv_norms[0]),
+             "2": (t.model.dense_stack.layers["bn2"], k.model.dense_stack.layers["bn2"])}
     for n, (tn, kn) in pairs.items():
         np.testing.assert_array_equal(tn.weight.detach().numpy(), params[f"gamma{n}"])
         np.testing.assert_array_equal(tn.bias.detach().numpy(), params[f"beta{n}"])
@@ -457,9 +458,9 @@ def test_batch_norm_layout_in_torch_and_keras():
         np.testing.assert_array_equal(kn.beta.numpy(), params[f"beta{n}"])
         np.testing.assert_array_equal(kn.moving_mean.numpy(), buffers[f"running_mean{n}"])
         np.testing.assert_array_equal(kn.moving_variance.numpy(), buffers[f"running_var{n}"])
-    assert t.model.conv_layers[0].bias is None and t.model.dense_layers[0].bias is None
-    assert t.model.dense_layers[1].bias is not None
-    assert not k.model.conv_layers[0].use_bias and not k.model.dense_layers[0].use_bias
+    assert t.model.conv_layers[0].bias is None and t.model.dense_stack.layers["dense2"].bias is None
+    assert t.model.dense_stack.layers["dense3"].bias is not None
+    assert not k.model.conv_layers[0].use_bias and not k.model.dense_stack.layers["dense2"].use_bias
     for adapter in (t, k):
         assert all(np.array_equal(a, buffers[n]) for n, a in adapter.buffers().items())
         assert all(np.array_equal(a, params[n]) for n, a in adapter.get_params().items())

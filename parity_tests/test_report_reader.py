@@ -4,7 +4,9 @@ On a tiny synthetic triple every rule is pinned (docstring beside docstring, imp
 beside class, methods by name, ``forward`` beside ``call``, ``# step:`` markers above a def and
 inside a body, blank filler for a block without a partner); on the real files, the LSTM triple's
 ``forward`` / ``call`` stand on one row beside NumPy's ``step``, and every file of every topic is
-shown completely, each line exactly once, in order.
+shown completely, each line exactly once, in order. The triples themselves read as one text: every
+model class names its steps alike in the three files (``logits``, ``forward`` / ``call``,
+``objective``; NumPy's backward passes have no partner), and the reader puts those steps on one row.
 """
 
 import ast
@@ -230,3 +232,68 @@ def test_show_help_and_errors(capsys):
     assert "unknown topic 'no_such_family'" in capsys.readouterr().err
     assert cli.main(["show"]) == 0
     assert "lstm" in capsys.readouterr().out
+
+
+# -- the real triples read as one text: the same step under the same name -------------------------
+
+#: The model classes (and the dense stack they share) whose public methods must agree across the three
+#: files of a topic. NumPy's backward passes (``*backward``: ``logits_backward``, ``objective_backward``,
+#: the output's VJP ``backward``, ``features_backward``, ...) have no partner by design (autograd and
+#: GradientTape compute them); torch's and Keras's ``run`` returns what NumPy's cache carries beside the
+#: logits (the recurrent net's final state, seq2seq's attention weights), so NumPy has no ``run``.
+MODEL_CLASSES = {"Model", "MLP", "CNN", "RecurrentNet", "LinearRegression", "PolynomialRegression", "Seq2Seq",
+                 "DenseStack"}
+FRAMEWORK_ONLY = {"run"}
+#: Framework idioms for the same step: Keras's ``call`` is torch's ``forward``.
+IDIOM = {"call": "forward"}
+
+
+def public_methods(source: str) -> dict[str, dict[str, int]]:
+    """``{class: {method: line}}`` of the top-level classes of a source (no ``_private`` methods)."""
+    return {node.name: {m.name: m.lineno for m in node.body
+                        if isinstance(m, ast.FunctionDef) and not m.name.startswith("_")}
+            for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
+
+
+def model_classes(topic):
+    """``(file, class, (numpy, torch, keras) methods)`` of every model class a topic shows in all three."""
+    for name in reader.topic_files(topic):
+        t = reader.triple(name)
+        classes = [public_methods(s) for s in t.sources]
+        for cls in MODEL_CLASSES.intersection(*classes):
+            yield t, cls, tuple(c[cls] for c in classes)
+
+
+def test_every_model_class_is_checked_somewhere():
+    """The name checks below cannot pass by finding nothing: every model class stands in all three
+    files of some topic."""
+    seen = {cls for topic in reader.available_topics() for _, cls, _ in model_classes(topic)}
+    assert seen == MODEL_CLASSES
+
+
+@pytest.mark.parametrize("topic", reader.available_topics())
+def test_model_classes_name_their_steps_alike_in_the_three_files(topic):
+    for t, cls, (numpy_m, torch_m, keras_m) in model_classes(topic):
+        steps_np = {n for n in numpy_m if not n.endswith("backward")}
+        steps_torch = set(torch_m) - FRAMEWORK_ONLY
+        steps_keras = {IDIOM.get(n, n) for n in keras_m} - FRAMEWORK_ONLY
+        assert set(torch_m) == {IDIOM.get(n, n) for n in keras_m}, (t.name, cls, "torch vs Keras")
+        assert steps_np == steps_torch == steps_keras, (t.name, cls, steps_np, steps_torch, steps_keras)
+
+
+@pytest.mark.parametrize("topic", reader.available_topics())
+def test_the_reader_puts_logits_forward_and_objective_on_one_row(topic):
+    """For every model class, the row that shows NumPy's ``logits`` / ``forward`` / ``objective``
+    shows torch's method of the same name and Keras's (``call`` for ``forward``) beside it."""
+    checked = 0
+    for t, cls, methods in model_classes(topic):
+        for step in ("logits", "forward", "objective"):
+            if step not in methods[0]:
+                continue
+            names = (step, step, "call" if step == "forward" else step)
+            lines = [m[n] for m, n in zip(methods, names)]
+            row = row_with(t.rows, 0, lines[0])
+            for c in (1, 2):
+                assert row.cells[c] and row.cells[c][0] <= lines[c] <= row.cells[c][1], (t.name, cls, step, row)
+            checked += 1
+    assert checked or topic not in reader.TOPICS

@@ -23,11 +23,10 @@ import pytest
 import torch
 
 import impl_tf  # noqa: F401  (sets KERAS_BACKEND=tensorflow before keras is imported)
-from impl_tf import weights as tf_weights
 from impl_torch import weights as torch_weights
 from reference_numpy.gradcheck import relative_error
 from reference_numpy.initializers import init_params
-from reference_numpy.specs import RNNSpec
+from reference_numpy.specs import GATE_ORDERS, KERAS_GATE_NAMES, RNNSpec
 from reports.harness import make_adapter, quantities
 
 AGREE = 1e-12          # measured torch vs Keras worst case over every cell and option: 6e-14
@@ -188,7 +187,7 @@ def test_torch_gru_gate_order_is_r_z_n_and_canonical_is_z_r_n():
 
     assert relative_error(step("r", "z"), h1[0].detach().numpy())[1] < AGREE
     assert relative_error(step("z", "r"), h1[0].detach().numpy())[1] > BROKEN
-    assert torch_weights.TORCH_GATES["gru"] == ("r", "z", "n")
+    assert GATE_ORDERS["gru"]["torch"] == ("r", "z", "n") and GATE_ORDERS["gru"]["numpy"] == ("z", "r", "n")
     spec = RNNSpec("gru", D, H, 1)
     params = random_params(spec)
     layer = make_adapter("torch", spec, params).model.recurrent.layer
@@ -212,7 +211,7 @@ def test_keras_gru_gate_order_is_z_r_h():
     z, r = sigmoid(ax[:, :H] + ah[:, :H]), sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
     expected = z * h + (1 - z) * np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
     assert relative_error(expected, h1)[1] < AGREE
-    assert tf_weights.KERAS_GATES["gru"] == ("z", "r", "h")
+    assert GATE_ORDERS["gru"]["keras"] == ("z", "r", "n") and KERAS_GATE_NAMES["gru"] == {"n": "h"}
 
 
 def test_torch_has_no_sigmoid_rnn_and_no_reset_before_gru():
@@ -225,7 +224,7 @@ def test_torch_has_no_sigmoid_rnn_and_no_reset_before_gru():
 
 # -- canaries -----------------------------------------------------------------------------
 
-#: Pairs of canonical gates to swap (Keras spells g and n as c and h: KERAS_GATE_NAMES).
+#: Pairs of canonical gates to swap (``GATE_ORDERS`` names every framework's gates canonically).
 SWAPS = [("lstm", "i", "f"), ("lstm", "g", "o"), ("gru", "z", "r"), ("gru", "r", "n")]
 
 
@@ -233,24 +232,17 @@ def swapped(order, a, b):
     return tuple(b if g == a else a if g == b else g for g in order)
 
 
-def framework_gate(framework, cell, gate):
-    """A canonical gate's name in the framework's gate-order constant."""
-    if framework == "keras":
-        return {c: k for k, c in tf_weights.KERAS_GATE_NAMES[cell].items()}.get(gate, gate)
-    return gate
-
-
 @pytest.mark.parametrize("cell, a, b", SWAPS)
 @pytest.mark.parametrize("framework", ["torch", "keras"])
 def test_swapping_two_gates_in_the_mapping_breaks_parity(cell, a, b, framework, monkeypatch):
+    """Both ``weights.py`` read their gate order from ``specs.GATE_ORDERS``: a swap in either
+    framework's column of the table breaks parity."""
     spec = RNNSpec(cell, 2, 3, 2, bidirectional=True)
     params, data = random_params(spec), batch(spec)
     assert worst_error(spec, params, "torch", spec, params, "keras", data) < AGREE
-    module, constant = ((torch_weights, "TORCH_GATES") if framework == "torch" else (tf_weights, "KERAS_GATES"))
-    gates = dict(getattr(module, constant))
-    gates[cell] = swapped(gates[cell], framework_gate(framework, cell, a), framework_gate(framework, cell, b))
-    assert gates[cell] != getattr(module, constant)[cell]
-    monkeypatch.setattr(module, constant, gates)
+    gates = swapped(GATE_ORDERS[cell][framework], a, b)
+    assert gates != GATE_ORDERS[cell][framework]
+    monkeypatch.setitem(GATE_ORDERS[cell], framework, gates)
     assert worst_error(spec, params, "torch", spec, params, "keras", data) > BROKEN
 
 

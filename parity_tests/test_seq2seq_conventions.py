@@ -46,7 +46,7 @@ from reference_numpy.data import digit_addition, sequence_reversal
 from reference_numpy.gradcheck import relative_error
 from reference_numpy.initializers import init_params
 from reference_numpy.seq2seq import Seq2Seq as NumpySeq2Seq
-from reference_numpy.specs import Seq2SeqSpec
+from reference_numpy.specs import GATE_ORDERS, Seq2SeqSpec
 
 AGREE = 1e-10          # the suite's float64 tolerance; measured worst case over every quantity: 2.3e-14
 BROKEN = 1e-3          # a convention handled wrongly (measured 0.015 .. 1.2, see each test)
@@ -116,9 +116,9 @@ def models(spec):
 
 def numpy_quantities(model, src, tgt, upstream):
     logits, cache = model.forward(src, tgt)
-    loss, cache = model.loss(src, tgt)
+    loss, cache = model.objective(src, tgt)
     q = {"logits": logits, "attention": cache["attention"], "loss": np.asarray(loss)}
-    q |= {f"grad:{n}": g for n, g in model.loss_backward(tgt, cache).items()}
+    q |= {f"grad:{n}": g for n, g in model.objective_backward(tgt, cache).items()}
     return q | {f"vjp:{n}": g for n, g in model.backward(upstream, cache).items()}
 
 
@@ -352,8 +352,8 @@ def test_keras_embedding_gradients_are_indexed_slices_made_dense():
     absent = sorted(set(range(spec.src_vocab)) - set(src.ravel()))
     assert dense.shape == (spec.src_vocab, spec.embed) and absent
     np.testing.assert_array_equal(dense[absent], 0)
-    _, cache = n_m.loss(src, tgt)
-    assert relative_error(dense, n_m.loss_backward(tgt, cache)["E_src"])[1] < AGREE
+    _, cache = n_m.objective(src, tgt)
+    assert relative_error(dense, n_m.objective_backward(tgt, cache)["E_src"])[1] < AGREE
 
 
 # -- padding_idx vs mask_zero ---------------------------------------------------------------
@@ -612,7 +612,7 @@ def test_loss_reductions_ignore_padding_and_take_the_mean_over_real_tokens():
     spec = SPECS[0]
     n_m, _, _ = models(spec)
     src, tgt = padded_batch(spec)
-    L, cache = n_m.loss(src, tgt)
+    L, cache = n_m.objective(src, tgt)
     logits = cache["logits"]
     real = tgt != spec.pad_id
     C, NT = int(real.sum()), tgt.size
@@ -668,8 +668,8 @@ GATE_SWAPS = [("lstm", True, "i", "f"), ("lstm", True, "g", "o"), ("gru", True, 
 @pytest.mark.parametrize("cell, reset_after, a, b", GATE_SWAPS)
 @pytest.mark.parametrize("framework", ["torch", "keras"])
 def test_canary_swapping_two_gates_in_the_mapping_breaks_parity(cell, reset_after, a, b, framework, monkeypatch):
-    """The seq2seq cells reuse the recurrent mapping's gate-order constants: swapping two gates in
-    either one breaks the encoder and decoder (measured logits error 0.26 .. 1.02 relative)."""
+    """The seq2seq cells reuse the recurrent mapping's gate orders (``specs.GATE_ORDERS``): swapping two
+    gates in either framework's column breaks the encoder and decoder (measured logits error 0.26 .. 1.02 relative)."""
     spec = Seq2SeqSpec(cell, 9, 8, 4, 3, attention="general", reset_after=reset_after)
     src, tgt = padded_batch(spec)
     ref = NumpySeq2Seq(spec, random_params(spec)).forward(src, tgt)[0]
@@ -680,10 +680,6 @@ def test_canary_swapping_two_gates_in_the_mapping_breaks_parity(cell, reset_afte
         return keras_model(spec, random_params(spec))(src, tgt).numpy()
 
     assert relative_error(logits(), ref)[1] < AGREE
-    module, constant = (torch_weights, "TORCH_GATES") if framework == "torch" else (tf_weights, "KERAS_GATES")
-    names = {"g": "c", "n": "h"} if framework == "keras" else {}
-    a, b = names.get(a, a), names.get(b, b)
-    gates = dict(getattr(module, constant))
-    gates[cell] = tuple(b if g == a else a if g == b else g for g in gates[cell])
-    monkeypatch.setattr(module, constant, gates)
+    gates = tuple(b if g == a else a if g == b else g for g in GATE_ORDERS[cell][framework])
+    monkeypatch.setitem(GATE_ORDERS[cell], framework, gates)
     assert relative_error(logits(), ref)[1] > BROKEN

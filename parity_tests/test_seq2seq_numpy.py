@@ -88,14 +88,14 @@ def strict():
 @pytest.mark.parametrize("cell, reset_after, attention", COMBOS, ids=IDS)
 def test_gradients_match_central_differences(cell, reset_after, attention, what):
     model = make_model(cell, reset_after, attention)
-    _, cache = model.loss(SRC, TGT)
+    _, cache = model.objective(SRC, TGT)
     g = upstream(cache["logits"].shape)
 
     def f(_):
         """The loss, or the random projection of the logits, at the current (nudged) parameters."""
-        return model.loss(SRC, TGT)[0] if what == "loss" else np.sum(g * model.forward(SRC, TGT)[0])
+        return model.objective(SRC, TGT)[0] if what == "loss" else np.sum(g * model.forward(SRC, TGT)[0])
 
-    grads = model.loss_backward(TGT, cache) if what == "loss" else model.backward(g, cache)
+    grads = model.objective_backward(TGT, cache) if what == "loss" else model.backward(g, cache)
     assert list(grads) == list(model.spec.param_shapes())                        # canonical names and order
     for name, p in model.params.items():
         # not vacuous: every gradient is well above the difference quotient's noise (see SCALE)
@@ -106,7 +106,7 @@ def test_gradients_match_central_differences(cell, reset_after, attention, what)
 def test_loss_is_the_mean_over_real_target_tokens():
     """L = sum over the C = 7 real target tokens / C: not a mean of per-row means, not over N*T."""
     model = make_model("gru", True, "dot")
-    loss, cache = model.loss(SRC, TGT)
+    loss, cache = model.objective(SRC, TGT)
     logits = cache["logits"]                                                     # (N, T, V)
     logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
     nll = -np.take_along_axis(logp, TGT[..., None], axis=-1)[..., 0]             # (N, T)
@@ -122,8 +122,8 @@ def test_loss_is_the_mean_over_real_target_tokens():
 @pytest.mark.parametrize("cell, reset_after, attention", COMBOS, ids=IDS)
 def test_untouched_embedding_rows_have_exactly_zero_gradient(cell, reset_after, attention):
     model = make_model(cell, reset_after, attention)
-    _, cache = model.loss(SRC, TGT)
-    g_loss = model.loss_backward(TGT, cache)
+    _, cache = model.objective(SRC, TGT)
+    g_loss = model.objective_backward(TGT, cache)
     g_vjp = model.backward(upstream(cache["logits"].shape), cache)
     dec_in = np.concatenate([np.full((3, 1), BOS), TGT[:, :-1]], axis=1)         # (N, T)
     # Source: only the real tokens reach anything (padded steps carry exactly zero gradient), so the
@@ -180,14 +180,14 @@ def close(a, b, tol=1e-12) -> float:
 @pytest.mark.parametrize("cell, reset_after, attention", COMBOS, ids=IDS)
 def test_padding_is_invisible(cell, reset_after, attention):
     model = make_model(cell, reset_after, attention)
-    loss, cache = model.loss(SRC, TGT)
-    grads = model.loss_backward(TGT, cache)
+    loss, cache = model.objective(SRC, TGT)
+    grads = model.objective_backward(TGT, cache)
     C = sum(TGT_LEN)
     weighted = {name: np.zeros_like(g) for name, g in grads.items()}
     row_sums = []
     for n in range(3):
         src, tgt = alone(n)
-        loss_n, cache_n = model.loss(src, tgt)
+        loss_n, cache_n = model.objective(src, tgt)
         # logits and attention at the row's real positions; the source padding gets weight 0
         close(cache["logits"][n, :TGT_LEN[n]], cache_n["logits"][0])
         if attention:
@@ -195,7 +195,7 @@ def test_padding_is_invisible(cell, reset_after, attention):
         # loss: the batch's L = sum_n c_n L_n / C with c_n the row's real target tokens; the gradient
         # accordingly is sum_n (c_n / C) grad L_n
         row_sums.append(TGT_LEN[n] * loss_n)
-        for name, g in model.loss_backward(tgt, cache_n).items():
+        for name, g in model.objective_backward(tgt, cache_n).items():
             weighted[name] += TGT_LEN[n] / C * g
         # exact per row: an upstream on row n's real positions only gives the row's own VJP
         g_row = upstream((1, TGT_LEN[n], V_TGT), seed=10 + n)
@@ -396,7 +396,7 @@ def test_task_batches_run_through_the_model():
     src, tgt, v_src, v_tgt = data.digit_addition(2, n=6, max_digits=2)
     spec = Seq2SeqSpec("gru", len(v_src), len(v_tgt), EMBED, HIDDEN, attention="additive")
     model = Seq2Seq(spec, init_params(spec, 0, bias="normal"))
-    loss, cache = model.loss(src, tgt)
+    loss, cache = model.objective(src, tgt)
     assert np.isfinite(loss) and cache["logits"].shape == (*tgt.shape, len(v_tgt))
     assert model.generate(src, 5).shape[0] == 6
 
@@ -446,7 +446,7 @@ def test_bad_token_ids_are_rejected_with_a_clear_error(src, tgt, exc, message):
     with pytest.raises(exc, match=message):
         model.forward(src, tgt)
     with pytest.raises(exc, match=message):
-        model.loss(src, tgt)
+        model.objective(src, tgt)
     if tgt is GOOD_TGT and "tgt" not in message:                     # the same source checks in generate
         with pytest.raises(exc, match=message):
             model.generate(src, 3)
@@ -465,9 +465,9 @@ def test_target_longer_than_allowed_and_mismatched_backward():
     with pytest.raises(ValueError, match="tgt has length 4, longer than the allowed 3"):
         validation.check_token_ids("tgt", TGT, V_TGT, eos_id=EOS, max_len=3)
     model = make_model("gru", True, None)
-    _, cache = model.loss(SRC, TGT)
+    _, cache = model.objective(SRC, TGT)
     with pytest.raises(ValueError, match=r"tgt must have the shape \(3, 4\) of the forward pass"):
-        model.loss_backward(np.array([[3, 2]] * 3), cache)
+        model.objective_backward(np.array([[3, 2]] * 3), cache)
     with pytest.raises(ValueError, match=r"dlogits must be an array of the logits' shape \(3, 4, 9\)"):
         model.backward(np.zeros((3, 4, 8)), cache)
     with pytest.raises(TypeError, match="spec must be a Seq2SeqSpec"):

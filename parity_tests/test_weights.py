@@ -8,7 +8,7 @@ What this file proves:
   ``CASES`` plus an all-square MLP, in torch and Keras, in float64 and float32;
 * the layout conventions: torch's ``nn.Linear.weight`` holds ``W.T`` (shape ``(out, in)``),
   Keras's ``Dense.kernel`` holds ``W`` as it is (shape ``(in, out)``); biases are copied as
-  they are -- for ``model.layers[l]`` / ``model.layers_[l]`` (MLP) and ``model.dense``
+  they are -- for ``model.dense_stack.layers["dense{l}"]`` (MLP) and ``model.dense``
   (regression; the CNN's and recurrent net's layouts are pinned in ``test_cnn_conventions.py``
   and ``test_rnn_conventions.py``);
 * the adapters and the mapping functions copy: mutating the params passed in, or the dict
@@ -94,15 +94,10 @@ def test_round_trip_is_bit_exact(case, framework, dtype):
 
 # --------------------------------------------------------------------------- conventions
 
-def torch_layers(adapter):
+def dense_layers(adapter):
+    """The model's nn.Linear / Dense layers, in canonical order."""
     if isinstance(adapter.spec, MLPSpec):
-        return list(adapter.model.layers)
-    return [adapter.model.dense]
-
-
-def keras_layers(adapter):
-    if isinstance(adapter.spec, MLPSpec):
-        return list(adapter.model.layers_)
+        return [adapter.model.dense_stack.layers[f"dense{l}"] for l in range(1, adapter.spec.n_layers + 1)]
     return [adapter.model.dense]
 
 
@@ -115,7 +110,7 @@ def weight_names(spec):
 def test_torch_linear_weight_is_canonical_transposed(case):
     params = case.params("float64")
     adapter = make_adapter("torch", case.spec, params, "float64")
-    layers = torch_layers(adapter)
+    layers = dense_layers(adapter)
     assert len(layers) == len(weight_names(case.spec))
     for layer, (w, b) in zip(layers, weight_names(case.spec)):
         n_in, n_out = params[w].shape
@@ -129,7 +124,7 @@ def test_torch_linear_weight_is_canonical_transposed(case):
 def test_keras_dense_kernel_is_canonical_as_is(case):
     params = case.params("float64")
     adapter = make_adapter("keras", case.spec, params, "float64")
-    layers = keras_layers(adapter)
+    layers = dense_layers(adapter)
     assert len(layers) == len(weight_names(case.spec))
     for layer, (w, b) in zip(layers, weight_names(case.spec)):
         kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
@@ -139,13 +134,14 @@ def test_keras_dense_kernel_is_canonical_as_is(case):
 
 
 def test_first_mlp_layer_pinned_explicitly():
-    """The brief's literal statement, on the first case: torch layers[0].weight == W1.T,
-    Keras layers_[0].kernel == W1; W1 is not square, so the shapes alone tell them apart."""
+    """The brief's literal statement, on the first case: torch's dense1.weight == W1.T, Keras's
+    dense1.kernel == W1; W1 is not square, so the shapes alone tell them apart."""
     case = MLP_CASES[0]
     W1 = case.params("float64")["W1"]
     assert W1.shape == (4, 16)
-    t = make_adapter("torch", case.spec, case.params("float64")).model.layers[0].weight.detach().numpy()
-    k = make_adapter("keras", case.spec, case.params("float64")).model.layers_[0].kernel.numpy()
+    t = make_adapter("torch", case.spec, case.params("float64")).model.dense_stack.layers["dense1"].weight
+    k = make_adapter("keras", case.spec, case.params("float64")).model.dense_stack.layers["dense1"].kernel
+    t, k = t.detach().numpy(), k.numpy()
     assert t.shape == (16, 4) and np.array_equal(t, W1.T)
     assert k.shape == (4, 16) and np.array_equal(k, W1)
 
@@ -164,9 +160,9 @@ def test_torch_param_map_names():
     def rows(spec):
         return [(link.canonical, link.torch) for link in impl_torch.weights.param_map(spec)]
     assert rows(spec) == [
-        (("W1",), ("layers.0.weight",)), (("b1",), ("layers.0.bias",)),
-        (("W2",), ("layers.1.weight",)), (("b2",), ("layers.1.bias",)),
-        (("W3",), ("layers.2.weight",)), (("b3",), ("layers.2.bias",))]
+        (("W1",), ("dense_stack.layers.dense1.weight",)), (("b1",), ("dense_stack.layers.dense1.bias",)),
+        (("W2",), ("dense_stack.layers.dense2.weight",)), (("b2",), ("dense_stack.layers.dense2.bias",)),
+        (("W3",), ("dense_stack.layers.dense3.weight",)), (("b3",), ("dense_stack.layers.dense3.bias",))]
     assert rows(REGRESSION_CASES[0].spec) == [(("W",), ("dense.weight",)), (("b",), ("dense.bias",))]
 
 
@@ -374,7 +370,7 @@ def test_canary_cases_pass_parity_with_the_real_mapping(case, framework):
 def test_torch_missing_transpose_on_non_square_weights_is_a_shape_error(monkeypatch):
     torch_without_any_transpose(monkeypatch)
     case = MLP_CASES[0]
-    with pytest.raises(ValueError, match=r"\('W1',\) maps to layers.0.weight"):
+    with pytest.raises(ValueError, match=r"\('W1',\) maps to dense_stack.layers.dense1.weight"):
         make_adapter("torch", case.spec, case.params("float64"))
 
 
@@ -401,10 +397,10 @@ def test_torch_load_rejects_unmapped_parameter():
 def test_torch_rejects_missing_parameter():
     spec = SQUARE.spec
     model = TorchMLP(spec, dtype=torch.float64)
-    model.layers[0] = nn.Linear(4, 4, bias=False, dtype=torch.float64)
-    with pytest.raises(KeyError, match="layers.0.bias"):
+    model.dense_stack.layers["dense1"] = nn.Linear(4, 4, bias=False, dtype=torch.float64)
+    with pytest.raises(KeyError, match="dense_stack.layers.dense1.bias"):
         impl_torch.weights.load_canonical(model, spec, SQUARE.params("float64"))
-    with pytest.raises(KeyError, match="layers.0.bias"):
+    with pytest.raises(KeyError, match="dense_stack.layers.dense1.bias"):
         impl_torch.weights.read_canonical(model, spec)
 
 

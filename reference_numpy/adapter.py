@@ -322,13 +322,12 @@ class Adapter:
         else:
             x = validation.check_input(self.spec, x, self.dtype)
             target = validation.check_target(self.spec, target, self.spec.output_shape(x.shape), self.dtype)
-        before = self._get_params()
+        before = self._snapshot()
         loss = float(self._train_step(x, target))
         step = self._steps + 1
-        after = self._get_params()
-        bad = [n for n, a in after.items() if not np.all(np.isfinite(a))]
-        if not np.isfinite(loss) or bad:
-            self._set_params(before)
+        if not (np.isfinite(loss) and self._params_finite()):
+            bad = [n for n, a in self._get_params().items() if not np.all(np.isfinite(a))]
+            self._restore(before)
             raise self._diverged(step, loss, bad)
         self._steps = step
         return loss
@@ -370,6 +369,19 @@ class Adapter:
             losses.append(self.train_step(x, target))
             bar.update()
         return losses
+
+    # -- the divergence check of train_step, on the framework's own arrays (no canonical round trip
+    #    per step); the defaults go through the canonical layout and serve any framework
+    def _snapshot(self):
+        """A copy of the parameters as they are, for ``_restore``."""
+        return self._get_params()
+
+    def _restore(self, snapshot) -> None:
+        self._set_params(snapshot)
+
+    def _params_finite(self) -> bool:
+        """Whether every parameter is finite."""
+        return all(np.all(np.isfinite(a)) for a in self._get_params().values())
 
     # -- what each framework implements ---------------------------------------
     def _build(self, params):
@@ -480,8 +492,8 @@ class NumpyAdapter(Adapter):
         return cache["final_state"]
 
     def _loss_and_grads(self, x, target, initial_state):
-        loss, cache = self.model.loss(x, target, initial_state)
-        dx, grads, dstate = self.model.loss_backward(target, cache)
+        loss, cache = self.model.objective(x, target, initial_state)
+        dx, grads, dstate = self.model.objective_backward(target, cache)
         return Gradients(float(loss), dx, grads, dstate if initial_state is not None else {})
 
     def _vjp(self, x, upstream, initial_state):
@@ -505,6 +517,9 @@ class NumpyAdapter(Adapter):
         for n, a in params.items():
             self.model.params[n][...] = a
 
+    def _params_finite(self):
+        return all(np.isfinite(a).all() for a in self.model.params.values())
+
     def _param_count(self):
         return sum(a.size for a in self.model.params.values())
 
@@ -517,8 +532,8 @@ class NumpyAdapter(Adapter):
         return self.optimizer.state(self.model.params)
 
     def _train_step(self, x, target):
-        loss, cache = self.model.loss(x, target)
-        grads = self.model.loss_backward(target, cache)
+        loss, cache = self.model.objective(x, target)
+        grads = self.model.objective_backward(target, cache)
         grads = grads if self.seq2seq else grads[1]       # seq2seq: no input gradient, no state
         self.optimizer.step(self.model.params, grads)
         return loss
@@ -529,8 +544,8 @@ class NumpyAdapter(Adapter):
         return logits
 
     def _s2s_loss_and_grads(self, src, tgt):
-        loss, cache = self.model.loss(src, tgt)
-        return Gradients(float(loss), None, self.model.loss_backward(tgt, cache))
+        loss, cache = self.model.objective(src, tgt)
+        return Gradients(float(loss), None, self.model.objective_backward(tgt, cache))
 
     def _s2s_vjp(self, src, tgt, upstream):
         _, cache = self.model.forward(src, tgt)

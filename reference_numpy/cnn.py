@@ -67,8 +67,9 @@ and dL/dx is the dx of ``spec.layers[0]``.
 
 ``self.conv_activations[i]`` is the ``(forward, backward)`` pair of ``spec.layers[i]``'s
 activation (``None`` for a pooling layer), ``self.pads[i]`` its pads (computed once from
-``spec.feature_shapes()``), ``self.conv_numbers[i]`` the k of its ``Wk``, ``bk`` and
-``self.dense_numbers[l-1]`` the k of dense layer l.
+``spec.feature_shapes()``), ``self.conv_numbers[i]`` the k of its ``Wk``, ``bk``. The head is a
+``DenseStack`` (``layers.py``, the MLP's), ``self.dense_stack``, whose ``layers`` are ``dense{k}``,
+``bn{k}``, ``act{k}``, ``dropout{k}``, walked forward and back.
 """
 
 from __future__ import annotations
@@ -84,9 +85,9 @@ from reference_numpy.conv import (
     pool2d_backward,
     pool2d_forward,
 )
-from reference_numpy.layers import dense_backward, dense_forward
+from reference_numpy.layers import DenseStack
 from reference_numpy.model import no_initial_state
-from reference_numpy.regularization import RegularizedModel, batchnorm_backward, dropout_backward
+from reference_numpy.regularization import RegularizedModel, batchnorm_backward
 from reference_numpy.specs import Conv2D
 
 
@@ -100,18 +101,18 @@ class CNN(RegularizedModel):
             self.conv_activations.append(activations.get(layer.activation) if is_conv else None)
             self.pads.append(layer.pads(h, w) if is_conv else None)
         self.conv_numbers = {i: k for kind, k, i in spec.param_names() if kind == "conv"}  # layers[i] -> k
-        self.dense_numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]
-        self.act_forward, self.act_backward = activations.get(spec.activation)
+        numbers = [k for kind, k, _ in spec.param_names() if kind == "dense"]      # the head's W{k}
+        self.dense_stack = DenseStack(self, numbers)
 
-    def bias(self, k: str, units: int):
+    def _bias(self, k: str, units: int):
         """``b_k``, or a zero vector for a layer followed by a batch norm (it has no bias)."""
         return self.params[f"b{k}"] if self.spec.has_bias(k) else np.zeros(units, dtype=self.dtype)
 
-    def norm(self, u, k: str):
+    def _norm(self, u, k: str):
         """``(BN_k(u), cache)`` with batch norm, else ``(u, None)``."""
         return self.batchnorm(u, k) if self.spec.batch_norm else (u, None)
 
-    def forward(self, x, initial_state=None):
+    def logits(self, x, initial_state=None):
         no_initial_state(self.spec, initial_state)
         conv_layers = []
         z = x                                                              # (N, C, H, W)
@@ -119,9 +120,9 @@ class CNN(RegularizedModel):
             if g is not None:                                              # Conv2D, then activation g
                 g_forward, _ = g
                 k = self.conv_numbers[i]
-                u, conv_cache = conv2d_forward(z, self.params[f"W{k}"], self.bias(k, layer.filters),
+                u, conv_cache = conv2d_forward(z, self.params[f"W{k}"], self._bias(k, layer.filters),
                                                layer.strides, self.pads[i])   # (N, F, OH, OW)
-                a, bn_cache = self.norm(u, k)                              # (N, F, OH, OW)
+                a, bn_cache = self._norm(u, k)                             # (N, F, OH, OW)
                 z = g_forward(a)                                           # (N, F, OH, OW)
                 conv_layers.append((conv_cache, a, z, bn_cache))
             else:
@@ -129,40 +130,12 @@ class CNN(RegularizedModel):
                                                layer.strides)              # (N, C, OH, OW)
                 conv_layers.append((pool_cache, None, None, None))
         z, flatten_cache = flatten_forward(z)                              # (N, D), (C, H, W) order
-        L = len(self.dense_numbers)
-        dense_layers = []
-        for l, k in enumerate(self.dense_numbers, start=1):
-            W = self.params[f"W{k}"]
-            u, dense_cache = dense_forward(z, W, self.bias(k, W.shape[1]))  # (N, H_l)
-            if l < L:
-                a, bn_cache = self.norm(u, k)                              # (N, H_l)
-                z = self.act_forward(a)                                    # (N, H_l)
-                z_dropped, drop_cache = self.dropout(z, k)                 # (N, H_l)
-                dense_layers.append((dense_cache, a, z, bn_cache, drop_cache))
-                z = z_dropped
-            else:
-                dense_layers.append((dense_cache, u, None, None, None))
-        y = self.output_forward(u)                                         # (N, K)
-        return y, {"conv_layers": conv_layers, "flatten": flatten_cache, "dense_layers": dense_layers,
-                   "logits": u, "y": y, "final_state": {}}
+        u, stack_cache = self.dense_stack.forward(z)                       # (N, K)
+        return u, {"conv_layers": conv_layers, "flatten": flatten_cache, "dense_stack": stack_cache,
+                   "logits": u, "final_state": {}}
 
-    def backward_logits(self, du, cache):
-        grads = {}
-        L = len(self.dense_numbers)
-        for l in range(L, 0, -1):
-            k = self.dense_numbers[l - 1]
-            dense_cache = cache["dense_layers"][l - 1][0]
-            dz, grads[f"W{k}"], db = dense_backward(du, dense_cache)      # dz (N, H_{l-1})
-            if self.spec.has_bias(k):
-                grads[f"b{k}"] = db
-            if l > 1:
-                _, a_prev, z_prev, bn_cache, drop_cache = cache["dense_layers"][l - 2]
-                if drop_cache is not None:
-                    dz = dropout_backward(dz, drop_cache)                  # (N, H_{l-1})
-                du = self.act_backward(dz, a_prev, z_prev)                 # (N, H_{l-1})
-                if bn_cache is not None:
-                    k_prev = self.dense_numbers[l - 2]
-                    du, grads[f"gamma{k_prev}"], grads[f"beta{k_prev}"] = batchnorm_backward(du, bn_cache)
+    def logits_backward(self, du, cache):
+        dz, grads = self.dense_stack.backward(du, cache["dense_stack"])   # (N, D)
         dz = flatten_backward(dz, cache["flatten"])                        # (N, C, H, W)
         for i in range(len(self.spec.layers) - 1, -1, -1):
             layer_cache, a, z, bn_cache = cache["conv_layers"][i]

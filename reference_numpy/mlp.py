@@ -16,7 +16,7 @@ Forward (z_0 = x)::
 
 the notes' Affine -> BatchNorm -> ReLU (-> Dropout) order. BN_l and drop_l (batch normalization,
 inverted dropout) and their backward passes are written out in ``regularization.py``; the
-loss adds the L1 / L2 penalty of ``spec.l1``, ``spec.l2`` there too.
+objective adds the L1 / L2 penalty of ``spec.l1``, ``spec.l2`` there too.
 
 Backward, given du_L = dL/du_L (from the loss, or f_out's VJP of an upstream dy)::
 
@@ -28,60 +28,31 @@ Backward, given du_L = dL/du_L (from the loss, or f_out's VJP of an upstream dy)
     du_{l-1}, dgamma_{l-1}, dbeta_{l-1} = BN_{l-1}'(da_{l-1})      with batch norm (else du = da)
 
 and dx = dz_0.
+
+The whole net is one ``DenseStack`` (``layers.py``), ``self.dense_stack``: its ``layers`` are
+``dense{l}``, ``bn{l}``, ``act{l}``, ``dropout{l}`` -- the layers above, walked forward by
+``logits`` and back in reverse by ``logits_backward``.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from reference_numpy import activations
-from reference_numpy.layers import dense_backward, dense_forward
+from reference_numpy.layers import DenseStack
 from reference_numpy.model import no_initial_state
-from reference_numpy.regularization import RegularizedModel, batchnorm_backward, dropout_backward
+from reference_numpy.regularization import RegularizedModel
 
 
 class MLP(RegularizedModel):
     def __init__(self, spec, params, dtype="float64"):
         super().__init__(spec, params, dtype)
-        self.act_forward, self.act_backward = activations.get(spec.activation)
+        numbers = [str(l) for l in range(1, spec.n_layers + 1)]            # W1 .. WL
+        self.dense_stack = DenseStack(self, numbers)
 
-    def bias(self, k: str, units: int):
-        """``b_k``, or a zero vector for a layer followed by a batch norm (it has no bias)."""
-        return self.params[f"b{k}"] if self.spec.has_bias(k) else np.zeros(units, dtype=self.dtype)
-
-    def forward(self, x, initial_state=None):
+    def logits(self, x, initial_state=None):
         no_initial_state(self.spec, initial_state)
-        L = self.spec.n_layers
-        layers = []
-        z = x                                                              # (N, D)
-        for l in range(1, L + 1):
-            k, W = str(l), self.params[f"W{l}"]
-            u, dense_cache = dense_forward(z, W, self.bias(k, W.shape[1]))  # (N, H_l)
-            if l < L:
-                a, bn_cache = self.batchnorm(u, k) if self.spec.batch_norm else (u, None)  # (N, H_l)
-                z = self.act_forward(a)                                    # (N, H_l)
-                z_dropped, drop_cache = self.dropout(z, k)                 # (N, H_l)
-                layers.append((dense_cache, a, z, bn_cache, drop_cache))
-                z = z_dropped
-            else:
-                layers.append((dense_cache, u, None, None, None))
-        y = self.output_forward(u)                                         # (N, K)
-        return y, {"layers": layers, "logits": u, "y": y, "final_state": {}}
+        u, stack_cache = self.dense_stack.forward(x)                       # (N, K)
+        return u, {"dense_stack": stack_cache, "logits": u, "final_state": {}}
 
-    def backward_logits(self, du, cache):
-        L = self.spec.n_layers
-        grads = {}
-        for l in range(L, 0, -1):
-            dense_cache = cache["layers"][l - 1][0]
-            dz, grads[f"W{l}"], db = dense_backward(du, dense_cache)      # dz (N, H_{l-1})
-            if self.spec.has_bias(str(l)):
-                grads[f"b{l}"] = db
-            if l > 1:
-                _, a_prev, z_prev, bn_cache, drop_cache = cache["layers"][l - 2]
-                if drop_cache is not None:
-                    dz = dropout_backward(dz, drop_cache)                  # (N, H_{l-1})
-                du = self.act_backward(dz, a_prev, z_prev)                 # (N, H_{l-1})
-                if bn_cache is not None:
-                    du, grads[f"gamma{l - 1}"], grads[f"beta{l - 1}"] = batchnorm_backward(du, bn_cache)
+    def logits_backward(self, du, cache):
+        dx, grads = self.dense_stack.backward(du, cache["dense_stack"])   # (N, D)
         grads = {name: grads[name] for name in self.spec.param_shapes()}  # canonical order
-        return dz, grads, {}
+        return dx, grads, {}

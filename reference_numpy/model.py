@@ -1,17 +1,19 @@
-"""What every NumPy model shares: the loss and the path from the loss back to the input.
+"""What every NumPy model shares: the output activation, the loss, and the path from the loss back
+to the input -- the same steps under the same names as ``impl_torch/model.py`` and ``impl_tf/model.py``.
 
-A model implements ``forward(x, initial_state=None) -> (y, cache)``
-(``cache["logits"]`` holds the last layer's pre-activation ``u``, ``cache["y"]``
-the output, ``cache["final_state"]`` the recurrent states at the last step -- an
-empty dict for a feed-forward model) and
-``backward_logits(du, cache) -> (dx, grads, dstate)``. From those two this class gives
+A model implements ``logits(x, initial_state=None) -> (u, cache)`` (``u`` the last layer's
+pre-activation, the logits, also kept as ``cache["logits"]``; ``cache["final_state"]`` the recurrent
+states after the last step -- an empty dict for a feed-forward model) and its hand-written backward
+``logits_backward(du, cache) -> (dx, grads, dstate)``. From those two this class gives
 
-    backward(dy, cache)      the vector-Jacobian product of the output:
-                             du = f_out'(u)^T dy, then backward_logits
-    loss(x, d, initial_state=None)
-                             L, with the cross-entropies read from the logits u
-                             and the squared errors from the output y
-    loss_backward(d, cache)  dL/dx, dL/dparams and dL/d(initial state)
+    forward(x, s)             y = f_out(logits(x)), returned with the cache (``cache["y"] = y``)
+    objective(x, d, s)        L, with the cross-entropies read from the logits u and the squared
+                              errors from the output y; returned with the cache
+and the backward of each (torch's autograd and Keras's GradientTape have none to write):
+    backward(dy, cache)       the vector-Jacobian product of the output (a ``forward`` cache):
+                              du = f_out'(u)^T dy, then ``logits_backward``
+    objective_backward(d, cache)
+                              dL/dx, dL/dparams and dL/d(initial state) (an ``objective`` cache)
 
 Gradients are returned in the canonical layout (same names and shapes as the
 parameters; ``dstate`` keyed like ``spec.state_shapes()``, empty for a
@@ -34,28 +36,34 @@ class Model:
         self.spec = spec
         self.dtype = check_dtype_name(dtype)
         self.params = check_params(spec, params, self.dtype)
-        self.output_forward, self.output_backward = activations.get(spec.output)
-        self.loss_forward, self.loss_backward_fn = losses.get(spec.loss)
+        self.output_activation, self.output_activation_backward = activations.get(spec.output)
+        self.loss_fn, self.loss_fn_backward = losses.get(spec.loss)
+
+    def logits(self, x, initial_state=None):
+        raise NotImplementedError
+
+    def logits_backward(self, du, cache):
+        raise NotImplementedError
 
     def forward(self, x, initial_state=None):
-        raise NotImplementedError
-
-    def backward_logits(self, du, cache):
-        raise NotImplementedError
+        u, cache = self.logits(x, initial_state)
+        y = self.output_activation(u)                                     # (N, K) or (N, T, K)
+        cache["y"] = y
+        return y, cache
 
     def backward(self, dy, cache):
-        du = self.output_backward(dy, cache["logits"], cache["y"])    # (N, K) or (N, T, K)
-        return self.backward_logits(du, cache)
+        du = self.output_activation_backward(dy, cache["logits"], cache["y"])  # (N, K) or (N, T, K)
+        return self.logits_backward(du, cache)
 
     def _loss_input(self, cache):
         return cache["logits"] if losses.takes_logits(self.spec.loss) else cache["y"]
 
-    def loss(self, x, d, initial_state=None):
+    def objective(self, x, d, initial_state=None):
         y, cache = self.forward(x, initial_state)
-        return self.loss_forward(self._loss_input(cache), d), cache
+        return self.loss_fn(self._loss_input(cache), d), cache
 
-    def loss_backward(self, d, cache):
-        dz = self.loss_backward_fn(self._loss_input(cache), d)        # (N, K) or (N, T, K)
+    def objective_backward(self, d, cache):
+        dz = self.loss_fn_backward(self._loss_input(cache), d)        # (N, K) or (N, T, K)
         if losses.takes_logits(self.spec.loss):
-            return self.backward_logits(dz, cache)
+            return self.logits_backward(dz, cache)
         return self.backward(dz, cache)

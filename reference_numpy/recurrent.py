@@ -57,7 +57,7 @@ class RecurrentNet(Model):
         super().__init__(spec, params, dtype)
         self.recurrent = recurrent_layer(spec)
 
-    def forward(self, x, initial_state=None):
+    def logits(self, x, initial_state=None):
         spec = self.spec
         hs, state, layer_cache = self.recurrent.forward(self.params, x, initial_state)  # (N, T, dirs*H)
         if spec.return_sequences:
@@ -67,12 +67,10 @@ class RecurrentNet(Model):
         u2, head_cache = dense_forward(z.reshape(-1, z.shape[-1]),
                                        self.params["W_out"], self.params["b_out"])   # (N*T or N, K)
         u = u2.reshape(*z.shape[:-1], -1)                                          # (N, T, K) or (N, K)
-        y = self.output_forward(u)
-        cache = {"layer": layer_cache, "head": head_cache, "x_shape": x.shape, "logits": u, "y": y,
-                 "final_state": state}
-        return y, cache
+        cache = {"layer": layer_cache, "head": head_cache, "x_shape": x.shape, "logits": u, "final_state": state}
+        return u, cache
 
-    def backward_logits(self, du, cache):
+    def logits_backward(self, du, cache):
         spec, H = self.spec, self.spec.hidden
         N, T, _ = cache["x_shape"]
         dz, dW_out, db_out = dense_backward(du.reshape(-1, du.shape[-1]), cache["head"])  # (N*T or N, dirs*H)

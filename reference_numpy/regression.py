@@ -40,15 +40,13 @@ class LinearRegression(Model):
     def features_backward(self, dphi, cache):
         return dphi                                                        # (N, D)
 
-    def forward(self, x, initial_state=None):
+    def logits(self, x, initial_state=None):
         no_initial_state(self.spec, initial_state)
         phi, feature_cache = self.features(x)                              # (N, F)
-        u, dense_cache = dense_forward(phi, self.params["W"], self.params["b"])  # (N, K)
-        y = self.output_forward(u)                                         # (N, K), identity
-        return y, {"features": feature_cache, "dense": dense_cache, "logits": u, "y": y,
-                   "final_state": {}}
+        u, dense_cache = dense_forward(phi, self.params["W"], self.params["b"])  # (N, K); y = u (identity)
+        return u, {"features": feature_cache, "dense": dense_cache, "logits": u, "final_state": {}}
 
-    def backward_logits(self, du, cache):
+    def logits_backward(self, du, cache):
         dphi, dW, db = dense_backward(du, cache["dense"])                  # (N, F), (F, K), (K,)
         dx = self.features_backward(dphi, cache["features"])               # (N, D)
         return dx, {"W": dW, "b": db}, {}

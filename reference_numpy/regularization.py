@@ -204,7 +204,9 @@ class RegularizedModel(Model):
     """A ``Model`` with the regularization options of its spec (MLP, CNN): a mode
     (``training``; inference at first), the dropout masks of the training mode, the running
     statistics (``buffers``, canonical names; updated by every training-mode forward) and the
-    penalty, added to ``loss`` and its gradient (not to the output's VJP ``backward``)."""
+    penalty, added to ``objective`` and its gradient ``objective_backward`` (not to the output's VJP
+    ``backward``). ``batchnorm`` and ``dropout`` are what the dense stack's ``BatchNorm`` and
+    ``Dropout`` layers run (``layers.py``)."""
 
     def __init__(self, spec, params, dtype="float64"):
         super().__init__(spec, params, dtype)
@@ -231,14 +233,14 @@ class RegularizedModel(Model):
                 else random_mask(self.rng, z.shape, self.spec.dropout))
         return dropout_forward(z, mask, self.spec.dropout, name)
 
-    def loss(self, x, d, initial_state=None):
-        L, cache = super().loss(x, d, initial_state)
+    def objective(self, x, d, initial_state=None):
+        L, cache = super().objective(x, d, initial_state)
         if self.spec.penalized():
             L = L + penalty(self.params, self.spec.penalized(), self.spec.l1, self.spec.l2)
         return L, cache
 
-    def loss_backward(self, d, cache):
-        dx, grads, dstate = super().loss_backward(d, cache)
+    def objective_backward(self, d, cache):
+        dx, grads, dstate = super().objective_backward(d, cache)
         for name, g in penalty_grads(self.params, self.spec.penalized(), self.spec.l1, self.spec.l2).items():
             grads[name] = grads[name] + g
         return dx, grads, dstate

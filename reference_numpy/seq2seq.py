@@ -41,7 +41,7 @@ Forward under teacher forcing (``forward``; the steps are methods of the same na
   loss (over the C positions with tgt != pad):
     L      = 1/C sum_{(n,t): tgt != pad} (logsumexp(logits[n,t]) - logits[n,t,tgt[n,t]])
 
-Backward (``loss_backward`` = the loss's gradient, then ``backward``, the VJP of the logits)::
+Backward (``objective_backward`` = the loss's gradient, then ``backward``, the VJP of the logits)::
 
     dlogits[n,t] = (softmax(logits[n,t]) - onehot(tgt[n,t])) / C   at real positions, 0 at padding
   project:
@@ -86,11 +86,13 @@ from reference_numpy.specs import Seq2SeqSpec, cell_param_shapes
 
 
 class Seq2Seq:
-    """``forward(src, tgt) -> (logits (N, T, V), cache)``, ``loss(src, tgt) -> (L, cache)``,
-    ``backward(dlogits, cache) -> grads``, ``loss_backward(tgt, cache) -> grads`` (canonical names
-    and order), ``generate(src, max_len) -> ids (N, L)``. ``cache["attention"]`` is ``a (N, T, S)``
-    (None without attention). Parameters in C order are used as given, not copied (a gradient
-    check nudges ``model.params[name]`` in place)."""
+    """``forward(src, tgt) -> (logits (N, T, V), cache)``, ``objective(src, tgt) -> (L, cache)``
+    (torch's ``forward`` / Keras's ``call`` and ``objective``: the output IS the logits, there is
+    no output activation), their backward ``backward(dlogits, cache) -> grads`` and
+    ``objective_backward(tgt, cache) -> grads`` (canonical names and order), and
+    ``generate(src, max_len) -> ids (N, L)``. ``cache["attention"]`` is ``a (N, T, S)`` (None
+    without attention). Parameters in C order are used as given, not copied (a gradient check
+    nudges ``model.params[name]`` in place)."""
 
     def __init__(self, spec, params, dtype="float64"):
         if not isinstance(spec, Seq2SeqSpec):
@@ -187,13 +189,13 @@ class Seq2Seq:
         grads = g_enc | g_dec | g_att | g_out
         return {n: grads[n] for n in self.spec.param_shapes()}
 
-    def loss(self, src, tgt):
+    def objective(self, src, tgt):
         """Softmax cross-entropy summed over the real target tokens, divided by their number C."""
         logits, cache = self.forward(src, tgt)
         real = cache["tgt"] != self.spec.pad_id                                     # (N, T)
         return losses.softmax_cross_entropy(logits[real], cache["tgt"][real]), cache   # mean over (C, V)
 
-    def loss_backward(self, tgt, cache):
+    def objective_backward(self, tgt, cache):
         tgt = validation.check_token_ids("tgt", tgt, self.spec.tgt_vocab, self.spec.pad_id, eos_id=self.spec.eos_id)
         logits = cache["logits"]                                                   # (N, T, V)
         if tgt.shape != logits.shape[:2]:

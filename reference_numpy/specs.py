@@ -629,8 +629,32 @@ class CNNSpec(Regularization):
 CELLS = ("rnn", "lstm", "gru")
 #: SimpleRNN activations (the notes' experiments); LSTM and GRU use tanh.
 RNN_ACTIVATIONS = ("tanh", "relu", "sigmoid")
+#: The gate order of every recurrent cell in the three frameworks, side by side: the order of the
+#: gate blocks along the last axis of the canonical Wx, Wh, b (NumPy) and along the gate axis of
+#: torch's ``weight_ih_l0`` etc. and Keras's ``kernel`` etc. Every entry is written with the
+#: canonical letters; Keras's own source calls the LSTM candidate "c" and the GRU candidate "h"
+#: (``KERAS_GATE_NAMES``), here g and n. Both ``weights.py`` read their order from this table
+#: (``gate_order``) and permute the blocks by name. (The notes' second book orders LSTM f, g, i, o.)
+#:
+#:      cell       canonical = NumPy              torch                          Keras (c = g, h = n)
+GATE_ORDERS = {
+    "rnn":  {"numpy": ("h",),               "torch": ("h",),               "keras": ("h",)},
+    "lstm": {"numpy": ("i", "f", "g", "o"), "torch": ("i", "f", "g", "o"), "keras": ("i", "f", "g", "o")},
+    "gru":  {"numpy": ("z", "r", "n"),      "torch": ("r", "z", "n"),      "keras": ("z", "r", "n")},
+}
+#: Keras's own name of a canonical gate where the two differ (``keras.layers.LSTM`` / ``GRU`` source).
+KERAS_GATE_NAMES = {"rnn": {}, "lstm": {"g": "c"}, "gru": {"n": "h"}}
 #: Gate blocks, in the order they are stacked along the last axis of Wx, Wh, b.
-GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n")}
+GATES = {cell: orders["numpy"] for cell, orders in GATE_ORDERS.items()}
+
+
+def gate_order(cell: str, framework: str) -> list[int]:
+    """For each of ``framework``'s gate blocks ("torch" or "keras"), the index of the same gate
+    among the canonical blocks (what ``to_gates`` / ``from_gates`` take)."""
+    canonical, theirs = GATE_ORDERS[cell]["numpy"], GATE_ORDERS[cell][framework]
+    if sorted(canonical) != sorted(theirs):
+        raise ValueError(f"{framework} gates {theirs} of the {cell} cell do not name the canonical gates {canonical}")
+    return [canonical.index(g) for g in theirs]
 
 
 def to_gates(a: np.ndarray, order: list[int]) -> np.ndarray:

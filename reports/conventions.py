@@ -106,7 +106,8 @@ CONVENTIONS: tuple[Convention, ...] = (
                 T_RNN + "test_torch_optimizer_stepping_both_biases_moves_b_twice_as_fast")),
     Convention("gate order", "LSTM (i, f, g, o); GRU (r, z, n)",
                "LSTM (i, f, c, o); GRU (z, r, h) -- canonical (i, f, g, o) and (z, r, n)",
-               "each `weights.py` permutes blocks by name", ("lstm", "gru", "seq2seq"),
+               "one table of the three orders (`GATE_ORDERS`, `reference_numpy/specs.py`); each `weights.py` "
+               "permutes blocks by name from it", ("lstm", "gru", "seq2seq"),
                (T_RNN + "test_swapping_two_gates_in_the_mapping_breaks_parity",
                 T_RNN + "test_torch_gru_gate_order_is_r_z_n_and_canonical_is_z_r_n",
                 T_RNN + "test_keras_gru_gate_order_is_z_r_h")),

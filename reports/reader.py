@@ -47,9 +47,9 @@ TITLES = {"numpy": "NumPy", "torch": "PyTorch", "keras": "Keras"}
 #: What the reader shows for each model family (the family's own file first, then the shared
 #: code its models are built on). Files missing from a package give an empty column.
 TOPICS: dict[str, tuple[str, ...]] = {
-    "mlp": ("mlp.py", "model.py"),
+    "mlp": ("mlp.py", "layers.py", "model.py"),
     "regression": ("regression.py", "model.py"),
-    "cnn": ("cnn.py", "model.py"),
+    "cnn": ("cnn.py", "layers.py", "model.py"),
     "rnn": ("rnn.py", "recurrent.py"),
     "lstm": ("lstm.py", "recurrent.py"),
     "gru": ("gru.py", "recurrent.py"),
