@@ -11,9 +11,9 @@ exposes the bug. The test passes only if that check raises an ``AssertionError``
 expected message under the patch, so each test id proves one bug is caught; ``suite_test``
 names the test of the suite that would fail. ``test_check_passes_unmutated`` is the positive
 control: every check used here passes on the real code, so "caught" never means "the check
-always fails". ``reports.harness.run_case`` caches results per (case, framework, dtype): the
-cache is cleared before and after each patched run, so a patched result never leaks into
-another test.
+always fails". ``reports.harness`` caches results and adapters per (case, framework, dtype): the
+caches are cleared before and after each patched run (``harness.clear_caches``), so a patched
+result or adapter never leaks into another test.
 
 The list holds the bugs planted by hand when the suite was first tested (issue 9: a Keras
 LSTM gate swap, a dropped forget gate in the NumPy LSTM backward, an untransposed torch
@@ -486,10 +486,10 @@ CHECKS = list({m.check.name: m.check for m in MUTATIONS}.values())
 
 @pytest.fixture
 def clean_cache():
-    """``run_case`` results computed under a patch must never be reused (nor earlier ones under it)."""
-    harness.run_case.cache_clear()
+    """Results and adapters computed under a patch must never be reused (nor earlier ones under it)."""
+    harness.clear_caches()
     yield
-    harness.run_case.cache_clear()
+    harness.clear_caches()
 
 
 # Keras notices BCE handed sigmoid outputs under takes_logits_false_for_bce (and unwraps them)
@@ -500,7 +500,7 @@ def test_mutation_is_caught(mutation, monkeypatch, clean_cache):
     with pytest.raises(AssertionError, match=mutation.match):
         mutation.check.run()
     monkeypatch.undo()
-    harness.run_case.cache_clear()
+    harness.clear_caches()
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=[c.name for c in CHECKS])

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from reference_numpy.cases import CASES, REG_CASES
-from reports.harness import make_adapter, run_case
+from reports.harness import case_adapter, make_adapter, run_case
 
 RTOL = 1e-12
 FRAMEWORKS = ("numpy", "torch", "keras")
@@ -107,12 +107,12 @@ def seq2seq_own_loss(framework: str, spec, logits, tgt, dtype: str) -> float:
 def model_and_own_loss(case, framework: str, dtype: str = "float64") -> tuple[float, float]:
     """``(the model's loss, the framework's own loss on the model's own logits)`` for one case.
     The model's loss is the one the parity tests compare (``harness.run_case``, cached, so the
-    parity tests reuse it); the logits come from a model built here from the same parameters
-    (a seq2seq model's output is its teacher-forced logits)."""
+    parity tests reuse it); the logits come from the model of the same adapter, through the framework
+    model's own ``logits`` (a seq2seq model's output is its teacher-forced logits)."""
     x, target, _ = case.batch_data(dtype)
     state = case.initial_state(dtype)
     model_loss = float(run_case(case.name, framework, dtype)["loss"])
-    model = make_adapter(framework, case.spec, case.params(dtype), dtype).model
+    model = case_adapter(case.name, framework, dtype).model          # the adapter run_case used (shared)
     seq2seq = case.family == "seq2seq"
     if framework == "numpy":
         if seq2seq:

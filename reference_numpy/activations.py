@@ -9,6 +9,7 @@ Both ``u`` and ``z`` are passed so each derivative uses whichever is cheaper
 (``sigmoid' = z (1 - z)``, ``tanh' = 1 - z^2``, ``relu' = [u > 0]``).
 
     sigmoid(u)  = 1 / (1 + exp(-u))            du = dz * z * (1 - z)
+                = (1 + tanh(u / 2)) / 2        (sigmoid_gate: the recurrent cells' gates)
     tanh(u)                                    du = dz * (1 - z**2)
     relu(u)     = max(0, u)                    du = dz * [u > 0]
     step(u)     = [u > 0]                      du = 0          (the notes' d_step_function)
@@ -34,7 +35,19 @@ def sigmoid(u, out=None):
     with np.errstate(over="ignore"):                 # (not np.negative(u, out=u): NumPy 2.4 writes that
         out = np.exp(-u, out=out)                     # wrongly on a strided view of a column)
     out += 1.0
-    return np.reciprocal(out, out=out)
+    return np.divide(1.0, out, out=out)              # (np.reciprocal: the same values, no SIMD loop, slower)
+
+
+def sigmoid_gate(u, out=None):
+    # The LSTM's and GRU's gates: sigmoid(u) = (1 + tanh(u / 2)) / 2, one tanh (cheaper than exp, and it
+    # never overflows) and three cheap passes, about 40% faster than ``sigmoid``. Exact to about one unit
+    # in the last place of 1, not relative to a tiny value (sigmoid(-40) comes out 0, not 4e-18): fine for
+    # a gate, which multiplies a state; ``sigmoid`` keeps the relative precision an output needs.
+    out = np.multiply(u, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
 def sigmoid_backward(dz, u, z):

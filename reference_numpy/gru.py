@@ -57,14 +57,16 @@ product each over the stacked steps, ``sum_t`` below)::
     dWh[:, :2H] = sum_t h_{t-1}.T @ dah_t                                   (H, 2H)
     dWh[:, 2H:] = sum_t (r_t * h_{t-1}).T @ dan_t                            (H, H)
 
-``dx``, ``dWx``, ``db`` follow from ``dax`` of every step as in ``rnn.py``.
+``dx``, ``dWx``, ``db`` follow from ``dax`` of every step as in ``rnn.py``. In the code the gate blocks
+are on the first axis (``rnn.py``'s gate-major layout): ``ah (3, N, H)``, ``ah[2]`` is ``ah[:, 2H:]``
+above, ``dax (3, N, H)``, and ``dah @ Wh.T`` is ``sum_k dah[k] @ Wh_g[k].T``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reference_numpy.activations import sigmoid
+from reference_numpy.activations import sigmoid_gate
 from reference_numpy.rnn import Recurrent
 
 
@@ -75,50 +77,49 @@ class GRU(Recurrent):
         self.recurrent_params = ("Wh", "bh") if reset_after else ("Wh",)
 
     def step(self, ax_t, state, P):
-        H, h_prev = self.hidden, state["h"]                               # (N, H)
-        Wh = P["Wh"]                                                      # (H, 3H)
+        h_prev = state["h"]                                               # (N, H)
+        Wh = P["Wh_g"]                                                    # (3, H, H) gate-major
         if self.reset_after:
-            ah = h_prev @ Wh                                              # (N, 3H)
-            ah += P["bh"]
+            ah = h_prev @ Wh                                              # (3, N, H)
+            ah += P["bh_g"]
         else:
-            ah = h_prev @ Wh[:, 0:2 * H]                                  # (N, 2H)
-        zr = ax_t[:, 0:2 * H] + ah[:, 0:2 * H]                            # (N, 2H)
-        sigmoid(zr, out=zr)                                               # both gates in one call
-        z, r = zr[:, 0:H], zr[:, H:2 * H]                                 # (N, H) each
+            ah = h_prev @ Wh[0:2]                                         # (2, N, H)
+        zr = ax_t[0:2] + ah[0:2]                                          # (2, N, H)
+        sigmoid_gate(zr, out=zr)                                          # both gates in one call
+        z, r = zr                                                         # (N, H) each, contiguous
         if self.reset_after:
-            n = r * ah[:, 2 * H:]                                         # (N, H)
+            n = r * ah[2]                                                 # (N, H)
         else:
-            n = (r * h_prev) @ Wh[:, 2 * H:]                              # (N, H)
-        n += ax_t[:, 2 * H:]
+            n = (r * h_prev) @ Wh[2]                                      # (N, H)
+        n += ax_t[2]
         np.tanh(n, out=n)                                                 # tanh(ax_n + ...)
         h = z * h_prev + (1.0 - z) * n                                    # (N, H)
         return {"h": h}, (h_prev, ah, z, r, n)
 
     def step_backward(self, dstate, cache, P):
-        H, Wh = self.hidden, P["Wh"]
+        WhT = P["WhT_g"]                                                  # (3, H, H): [k] is Wh_g[k].T
         h_prev, ah, z, r, n = cache
         dh = dstate["h"]                                                  # (N, H)
-        dax = np.empty((dh.shape[0], 3 * H), dtype=dh.dtype)              # (N, 3H)
-        daz, dar, dan = dax[:, 0:H], dax[:, H:2 * H], dax[:, 2 * H:]      # views of dax
+        dax = np.empty((3, *dh.shape), dtype=dh.dtype)                    # (3, N, H) gate-major
+        daz, dar, dan = dax                                               # (N, H) each, views of dax
         np.multiply(dh * (1.0 - z), 1.0 - n * n, out=dan)                 # dn * (1 - n^2)
         np.multiply(dh * (h_prev - n) * z, 1.0 - z, out=daz)              # dz * z (1 - z)
         dh_prev = dh * z                                                  # (N, H)
         if self.reset_after:
-            np.multiply(dan * ah[:, 2 * H:] * r, 1.0 - r, out=dar)        # (N, H)
-            dah = dax.copy()                                              # (N, 3H) [daz, dar, dan * r]
-            dah[:, 2 * H:] *= r
-            dh_prev += dah @ Wh.T                                         # (N, H)
+            np.multiply(dan * ah[2] * r, 1.0 - r, out=dar)                # (N, H)
+            dah = dax.copy()                                              # (3, N, H) [daz, dar, dan * r]
+            dah[2] *= r
+            dh_prev += (dah @ WhT).sum(axis=0)                            # sum_k dah[k] @ Wh_g[k].T
         else:
-            drh = dan @ Wh[:, 2 * H:].T                                   # (N, H) d(r * h_prev)
+            drh = dan @ WhT[2]                                            # (N, H) d(r * h_prev)
             np.multiply(drh * h_prev * r, 1.0 - r, out=dar)               # (N, H)
-            dah = dax[:, 0:2 * H]                                         # (N, 2H) [daz, dar]
+            dah = dax[0:2]                                                # (2, N, H) [daz, dar]
             dh_prev += drh * r
-            dh_prev += dah @ Wh[:, 0:2 * H].T                             # (N, H)
+            dh_prev += (dah @ WhT[0:2]).sum(axis=0)                       # (N, H)
         return dax, {"h": dh_prev}, dah
 
     def recurrent_grads(self, h_prev, dax, dah, step_caches):
-        H = self.hidden
         if self.reset_after:
-            return {"Wh": h_prev.T @ dah, "bh": dah.sum(axis=0)}          # (H, 3H), (3H,)
+            return {"Wh": h_prev.T @ dah, "bh": dah.sum(axis=1)}          # (3, H, H), (3, H)
         r = np.stack([cache[3] for cache in step_caches]).reshape(h_prev.shape)   # (T*N, H)
-        return {"Wh": np.concatenate([h_prev.T @ dah, (r * h_prev).T @ dax[:, 2 * H:]], axis=-1)}  # (H, 3H)
+        return {"Wh": np.concatenate([h_prev.T @ dah, ((r * h_prev).T @ dax[2])[None]])}   # (3, H, H)

@@ -7,7 +7,8 @@ Gates are stacked on the last axis of ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)`
 course's second book orders them f, g, i, o: a port from it must permute the blocks.)
 
 Forward, all four gates from one product per step (the input part ``x @ Wx + b`` for every step
-at once, in ``rnn.Recurrent``)::
+at once, in ``rnn.Recurrent``; in the code the gate blocks are on the first axis, ``a (4, N, H)``, and
+``a[0]`` is ``a[:, 0:H]`` below: ``rnn.py``'s gate-major layout)::
 
     h_0, c_0 = initial state h, c (zeros if none)                         (N, H)
     a   = x_t @ Wx + b + h_{t-1} @ Wh                                      (N, 4H)
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference_numpy.activations import sigmoid
+from reference_numpy.activations import sigmoid_gate
 from reference_numpy.rnn import Recurrent
 
 
@@ -44,15 +45,14 @@ class LSTM(Recurrent):
     state_names = ("h", "c")
 
     def step(self, ax_t, state, P):
-        H = self.hidden
         h_prev, c_prev = state["h"], state["c"]                           # (N, H) each
-        a = h_prev @ P["Wh"]                                              # (N, 4H)
+        a = h_prev @ P["Wh_g"]                                            # (4, N, H) gate-major
         a += ax_t                                                         # x_t @ Wx + b + h_{t-1} @ Wh
         # the activations overwrite a in place (i and f in one call): the gates are views of it
-        sigmoid(a[:, 0:2 * H], out=a[:, 0:2 * H])
-        np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-        sigmoid(a[:, 3 * H:4 * H], out=a[:, 3 * H:4 * H])
-        i, f, g, o = a[:, 0:H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:4 * H]   # (N, H) each
+        sigmoid_gate(a[0:2], out=a[0:2])
+        np.tanh(a[2], out=a[2])
+        sigmoid_gate(a[3], out=a[3])
+        i, f, g, o = a                                                    # (N, H) each, contiguous
         c = f * c_prev                                                    # (N, H)
         c += i * g                                                        # f * c_{t-1} + i * g
         tanh_c = np.tanh(c)                                               # (N, H)
@@ -60,19 +60,18 @@ class LSTM(Recurrent):
         return {"h": h, "c": c}, (h_prev, c_prev, i, f, g, o, tanh_c)
 
     def step_backward(self, dstate, cache, P):
-        H = self.hidden
         h_prev, c_prev, i, f, g, o, tanh_c = cache
         dh = dstate["h"]                                                  # (N, H)
         dc = dstate["c"] + dh * o * (1.0 - tanh_c * tanh_c)               # (N, H)
-        da = np.empty((dh.shape[0], 4 * H), dtype=dh.dtype)               # (N, 4H)
-        di, df, dg, do = da[:, 0:H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]   # views of da
-        np.multiply(dc * g, i, out=di)                                    # (N, H) each
+        da = np.empty((4, *dh.shape), dtype=dh.dtype)                     # (4, N, H) gate-major
+        di, df, dg, do = da                                               # (N, H) each, views of da
+        np.multiply(dc * g, i, out=di)
         di *= 1.0 - i                                                     # di * i (1 - i)
         np.multiply(dc * c_prev, f, out=df)
         df *= 1.0 - f                                                     # df * f (1 - f)
         np.multiply(dc * i, 1.0 - g * g, out=dg)                          # dg * (1 - g^2)
         np.multiply(dh * tanh_c, o, out=do)
         do *= 1.0 - o                                                     # do * o (1 - o)
-        dh_prev = da @ P["Wh"].T                                          # (N, H)
+        dh_prev = (da @ P["WhT_g"]).sum(axis=0)                           # (N, H) = sum_k da[k] @ Wh_g[k].T
         dc_prev = dc * f                                                  # (N, H)
         return da, {"h": dh_prev, "c": dc_prev}, da

@@ -79,7 +79,7 @@ class RecurrentNet(Model):
         if spec.return_sequences:
             dhs = dz.reshape(N, T, dirs_h)                                         # (N, T, dirs*H)
         else:
-            dhs = np.zeros((N, T, dirs_h), dtype=du.dtype)                         # (N, T, dirs*H)
+            dhs = None                        # many-to-one: no gradient into h_t before the last step
             for k, d in enumerate(spec.directions):
                 dfinal[f"h{d}"] = dz[:, k * H:(k + 1) * H]                         # (N, H)
         dx, grads, dstate = self.recurrent.backward(dhs, dfinal, cache["layer"])   # BPTT

@@ -43,6 +43,20 @@ parameters of ``ah`` (``Wh``, the GRU's ``bh``) from every step's ``dah_t`` at o
 the arrays of all steps are time-major, ``(T, N, ...)``, so that each step reads and writes one
 contiguous ``(N, ...)`` block.
 
+Gate-major layout (speed, not math): inside the loop the gate blocks sit on the FIRST axis,
+``(G, N, H)``, not side by side on the last, ``(N, G*H)``. The loop reads the weights through the
+views ``P["Wx_g"] (G, D, H)``, ``P["Wh_g"] (G, H, H)``, ``P["b_g"] (G, 1, H)`` of the canonical
+``Wx``, ``Wh``, ``b`` (``gate_major``: block k is ``W[..., kH:(k+1)H]``), so ``h_{t-1} @ Wh_g`` is
+still one product per step (one per block, ``(G, N, H)``, as fast as the ``(N, G*H)`` one) and each
+gate ``a[k]`` is a contiguous ``(N, H)`` array: elementwise gate math on a column block ``a[:, kH:(k+1)H]``
+of an ``(N, G*H)`` array runs row by row and costs about 3x as much. The gradients go back to the
+canonical layout once, after the loop (``canonical``)::
+
+    ax      = x @ Wx_g + b_g                      (G, T*N, H)     = x @ Wx + b, block k on axis 0
+    dWx     = x.T @ dax                           (G, D, H)   ->  (D, G*H)
+    dx      = sum_k dax[k] @ Wx_g[k].T            (T*N, D)        = dax @ Wx.T
+    db      = sum_{n,t} dax                       (G, H)      ->  (G*H,)
+
 Bidirectional (the notes' ``np.concatenate([h_f, h_b[:, ::-1]], axis=-1)``): the ``_reverse``
 parameters run the same recurrence on the time-reversed input ``x_T, ..., x_1`` starting from the
 state ``h_reverse`` (``c_reverse``); its per-step outputs are reversed back, so step t is stored at
@@ -68,15 +82,31 @@ import numpy as np
 from reference_numpy import activations
 
 
+def gate_major(W, H):
+    """The view ``(G, D, H)`` of a canonical parameter ``W (D, G*H)`` (``(G, H)`` of ``b (G*H,)``):
+    ``[k]`` is gate block k, ``W[..., kH:(k+1)H]``. No copy."""
+    return W.reshape(*W.shape[:-1], -1, H).swapaxes(0, -2)              # (D, G, H) -> (G, D, H)
+
+
+def canonical(Wg):
+    """The inverse of ``gate_major``: ``(G, D, H) -> (D, G*H)``, ``(G, H) -> (G*H,)`` (a copy)."""
+    return Wg.swapaxes(0, -2).reshape(*Wg.shape[1:-1], -1)
+
+
 class Recurrent:
     """The time loop shared by SimpleRNN, LSTM and GRU.
 
     ``forward(params, x, state, lengths=None) -> (output (N, T, dirs*H), final state, cache)`` and
-    ``backward(doutput, dfinal, cache) -> (dx, grads, dstate)``; ``params`` and ``grads`` are
+    ``backward(doutput, dfinal, cache) -> (dx, grads, dstate)`` (``doutput=None``: no gradient reaches
+    the outputs, only the final state, as under a many-to-one head); ``params`` and ``grads`` are
     canonical dicts (suffix ``_reverse`` for the backward direction; ``RecurrentNet`` puts the
     gradients in canonical order), ``state`` / ``dstate`` dicts keyed like
     ``RNNSpec.state_shapes()``. A subclass sets ``state_names`` (and ``recurrent_params``) and
     implements ``step`` / ``step_backward`` (and ``recurrent_grads`` unless ``ah = h_{t-1} @ Wh``).
+    ``P``, the parameters a step reads, holds each canonical array and its gate-major view
+    (``P["Wh"] (H, G*H)``, ``P["Wh_g"] (G, H, H)``, ...; see the module docstring). The output of a
+    unidirectional layer is a view of the states kept for the backward pass (no copy): read it, do
+    not write into it.
     """
 
     state_names: tuple[str, ...] = ("h",)
@@ -89,19 +119,19 @@ class Recurrent:
 
     # -- one step (the cells) -------------------------------------------------
     def step(self, ax_t, state, P):
-        """``(state_t, cache)`` from ``ax_t = x_t @ Wx + b`` (N, G*H) and ``state_{t-1}``."""
+        """``(state_t, cache)`` from ``ax_t = x_t @ Wx + b`` (G, N, H) and ``state_{t-1}``."""
         raise NotImplementedError
 
     def step_backward(self, dstate, cache, P):
-        """``(dax_t (N, G*H), dstate_{t-1}, dah_t)``: the gradients of the step's input projection, of
-        the state it read and of its recurrent term ``ah_t``."""
+        """``(dax_t (G, N, H), dstate_{t-1}, dah_t)``: the gradients of the step's input projection, of
+        the state it read and of its recurrent term ``ah_t`` (gate-major)."""
         raise NotImplementedError
 
     def recurrent_grads(self, h_prev, dax, dah, step_caches):
-        """``{name: gradient}`` of ``recurrent_params`` for all steps at once, from ``h_prev (T*N, H)``
-        (the state every step read), ``dax``, ``dah`` (T*N, ...) and the step caches:
-        ``dWh = h_prev.T @ dah`` for ``ah_t = h_{t-1} @ Wh``."""
-        return {"Wh": h_prev.T @ dah}                                     # (H, G*H)
+        """``{name: gate-major gradient}`` of ``recurrent_params`` for all steps at once, from
+        ``h_prev (T*N, H)`` (the state every step read), ``dax``, ``dah`` (G, T*N, H) and the step
+        caches: ``dWh = h_prev.T @ dah`` for ``ah_t = h_{t-1} @ Wh``."""
+        return {"Wh": h_prev.T @ dah}                                     # (G, H, H)
 
     # -- the loop -------------------------------------------------------------
     def forward(self, params, x, state=None, lengths=None):
@@ -113,12 +143,15 @@ class Recurrent:
         last = None if lengths is None else np.asarray(lengths) - 1               # (N,) last real step
         outputs, final, caches = [], {}, []
         for d in self.directions:
-            P = {n: params[f"{n}{d}"] for n in ("Wx", "b", *self.recurrent_params)}
+            P = {n: params[f"{n}{d}"] for n in ("Wx", "b", *self.recurrent_params)}   # canonical
+            P |= {f"{n}_g": gate_major(P[n], H)[:, None] if P[n].ndim == 1 else gate_major(P[n], H)
+                  for n in list(P)}                                       # (G, D, H), (G, H, H), (G, 1, H)
+            P["WhT_g"] = P["Wh_g"].swapaxes(1, 2)                         # (G, H, H): [k] is Wh_g[k].T
             xt = x.transpose(1, 0, 2)                                     # (T, N, D) time-major view
             xt = (xt[::-1] if d else xt).reshape(T * N, D)                # (T*N, D) x_T..x_1 backward
-            ax = xt @ P["Wx"]                                             # (T*N, G*H) all steps at once
-            ax += P["b"]
-            ax = ax.reshape(T, N, -1)                                     # (T, N, G*H)
+            ax = xt @ P["Wx_g"]                                           # (G, T*N, H) all steps at once
+            ax += P["b_g"]
+            ax = ax.reshape(-1, T, N, H).swapaxes(0, 1)                   # (T, G, N, H) view: ax[t] is step t's
             s = {n: np.zeros((N, H), dtype=x.dtype) if state is None else state[f"{n}{d}"]
                  for n in self.state_names}                               # each (N, H)
             hs, step_caches = [s["h"]], []                                # h_0 .. h_T, each (N, H)
@@ -134,7 +167,8 @@ class Recurrent:
             outputs.append(out[:, ::-1] if d else out)                    # step t stored at t
             final.update({f"{n}{d}": v for n, v in (s if last is None else ends).items()})
             caches.append((xt, hs, P, step_caches, last))
-        return np.concatenate(outputs, axis=-1), final, caches           # (N, T, dirs*H)
+        output = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)   # (N, T, dirs*H)
+        return output, final, caches                                      # (one direction: a view of hs)
 
     def backward(self, doutput, dfinal, cache):
         H = self.hidden
@@ -142,26 +176,33 @@ class Recurrent:
         for k, d in enumerate(self.directions):
             xt, hs, P, step_caches, last = cache[k]
             T, N = hs.shape[0] - 1, hs.shape[1]
-            dhs = doutput[:, :, k * H:(k + 1) * H]                        # (N, T, H)
-            dhs = dhs[:, ::-1] if d else dhs                              # in this direction's time
-            ds = {n: dfinal[f"{n}{d}"] if last is None else np.zeros_like(dfinal[f"{n}{d}"])
-                  for n in self.state_names}                              # each (N, H)
-            dax, dah = [None] * T, [None] * T                             # each step's (N, G*H), (N, ...)
+            if doutput is not None:
+                dhs = doutput[:, :, k * H:(k + 1) * H]                    # (N, T, H)
+                dhs = (dhs[:, ::-1] if d else dhs).transpose(1, 0, 2)     # (T, N, H) view, this direction's time
+            ds = {n: dfinal[f"{n}{d}"].copy() if last is None else np.zeros_like(dfinal[f"{n}{d}"])
+                  for n in self.state_names}                              # each (N, H), ours to overwrite
+            dax, dah = [None] * T, [None] * T                             # each step's (G, N, H)
             for t in range(T - 1, -1, -1):
                 if last is not None:                                      # dfinal enters at each row's end
                     ds = {n: ds[n] + np.where((last == t)[:, None], dfinal[f"{n}{d}"], 0.0) for n in ds}
-                ds = ds | {"h": ds["h"] + dhs[:, t]}                      # (N, H) both paths into h_t
+                if doutput is not None:
+                    ds["h"] += dhs[t]                                     # (N, H) both paths into h_t
                 dax[t], ds, dah[t] = self.step_backward(ds, step_caches[t], P)
             same = dah[0] is dax[0]                                       # SimpleRNN, LSTM: dah_t is dax_t
-            dax = np.stack(dax).reshape(T * N, -1)                        # (T*N, G*H)
-            dah = dax if same else np.stack(dah).reshape(T * N, -1)      # (T*N, ...)
-            dP = self.recurrent_grads(hs[:-1].reshape(T * N, H), dax, dah, step_caches)
-            dxt = (dax @ P["Wx"].T).reshape(T, N, -1)                    # (T, N, D)
+            G = dax[0].shape[0]
+            dax = np.stack(dax, axis=1).reshape(G, T * N, H)              # (G, T*N, H)
+            dah = dax if same else np.stack(dah, axis=1).reshape(len(dah[0]), T * N, H)   # (G', T*N, H)
+            dP = self.recurrent_grads(hs[:-1].reshape(T * N, H), dax, dah, step_caches)   # gate-major
+            WxT = P["Wx_g"].swapaxes(1, 2)                                # (G, H, D): [k] is Wx_g[k].T
+            dxt = dax[0] @ WxT[0]                                         # (T*N, D)
+            for j in range(1, G):
+                dxt += dax[j] @ WxT[j]                                    # sum_k dax[k] @ Wx_g[k].T
+            dxt = dxt.reshape(T, N, -1)                                   # (T, N, D)
             dx_dir = (dxt[::-1] if d else dxt).transpose(1, 0, 2)         # (N, T, D) in the input's time
             dx = dx_dir if dx is None else dx + dx_dir
-            dWx = xt.T @ dax                                              # (D, G*H)
-            db = dax.sum(axis=0)                                          # (G*H,)
-            grads.update({f"{n}{d}": g for n, g in ({"Wx": dWx, "b": db} | dP).items()})
+            dWx = xt.T @ dax                                              # (G, D, H)
+            db = dax.sum(axis=1)                                          # (G, H)
+            grads.update({f"{n}{d}": canonical(g) for n, g in ({"Wx": dWx, "b": db} | dP).items()})
             dstate.update({f"{n}{d}": g for n, g in ds.items()})
         return dx, grads, dstate
 
@@ -174,7 +215,7 @@ class SimpleRNN(Recurrent):
     def step(self, ax_t, state, P):
         h_prev = state["h"]                                               # (N, H)
         a = h_prev @ P["Wh"]                                              # (N, H)
-        a += ax_t                                                         # x_t @ Wx + b + h_{t-1} @ Wh
+        a += ax_t[0]                                                      # x_t @ Wx + b + h_{t-1} @ Wh
         h = self.act_forward(a)                                           # (N, H)
         return {"h": h}, (h_prev, a, h)
 
@@ -182,4 +223,5 @@ class SimpleRNN(Recurrent):
         h_prev, a, h = cache
         da = self.act_backward(dstate["h"], a, h)                         # (N, H)
         dh_prev = da @ P["Wh"].T                                          # (N, H)
+        da = da[None]                                                     # (1, N, H): one gate block
         return da, {"h": dh_prev}, da

@@ -46,7 +46,9 @@ its slowest thread, so ``--threads 1`` measures the code rather than the schedul
 kept in the process (glibc ``mallopt``, ``keep_freed_memory``; ``--release-freed-memory`` leaves glibc as
 it is), and ``page_faults`` counts the minor page faults of one call (median): fresh pages the call
 touched. NumPy's BLAS is whatever OpenBLAS picked for this CPU (``bench.md`` names its kernels; the
-variable ``OPENBLAS_CORETYPE``, set before the run, overrides the choice).
+variable ``OPENBLAS_CORETYPE``, set before the run, overrides the choice, and ``bench.md`` records it: the
+machine these numbers were first taken on sets ``OPENBLAS_CORETYPE=Haswell`` in its environment, where
+OpenBLAS alone picks SkylakeX kernels -- the recurrent nets' NumPy step is 10-25 % slower with Haswell's).
 
 Frameworks: ``numpy``, ``torch``, ``keras-tf`` (``keras`` is accepted for it) run in this process.
 ``keras-jax`` and ``keras-torch`` (a Keras backend is fixed per process, ``reports/backends.py``) run in
@@ -552,7 +554,10 @@ def machine() -> dict[str, str]:
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture', '?')} kernels, "
             f"{i.get('num_threads')} threads)" for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
     info = {"cpu": cpu, "cores": str(os.cpu_count()), "torch threads": str(torch.get_num_threads()),
-            "BLAS libraries": ", ".join(blas) or "unknown", "python": platform.python_version(),
+            "BLAS libraries": ", ".join(blas) or "unknown",
+            # set in the environment, it is not OpenBLAS's own choice of kernels for this CPU (say so)
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "not set (OpenBLAS's own choice)"),
+            "python": platform.python_version(),
             "numpy": np.__version__, "torch": torch.__version__}
     if "keras" in sys.modules:
         import keras

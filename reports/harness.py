@@ -244,13 +244,37 @@ def prefetch(runs) -> None:
     backends.prefetch(runs)
 
 
+def case_adapter(case_name: str, framework: str, dtype: str):
+    """The adapter of one case in one framework (its runnable spec and parameters), built once per process
+    and shared by whoever asks: for reading only (forward, gradients, ``get_params``, the framework model's
+    own functions). Anything that trains it or changes its mode, buffers or parameters builds its own
+    (``make_adapter``)."""
+    return _case_adapter(case_name, backends.ALIASES.get(framework, framework), dtype)
+
+
+@cache
+def _case_adapter(case_name: str, framework: str, dtype: str):
+    case = CASES_BY_NAME[case_name]
+    return make_adapter(framework, runnable_spec(case.spec, framework), case.params(dtype), dtype)
+
+
+def clear_caches() -> None:
+    """Forget every cached case result (``run_case``) and case adapter (``case_adapter``): for code that
+    patches the frameworks (``parity_tests/test_mutations.py``), whose results and adapters must not be
+    reused, nor earlier ones under the patch."""
+    run_case.cache_clear()
+    _case_adapter.cache_clear()
+
+
 def compute_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
     """``quantities`` of one case in one framework, computed in this process."""
     case = CASES_BY_NAME[case_name]
     x, target, upstream = case.batch_data(dtype)
-    adapter = make_adapter(framework, runnable_spec(case.spec, framework), case.params(dtype), dtype)
     if hasattr(case, "prepare"):                 # a regularization case: its running statistics and mode
+        adapter = make_adapter(framework, runnable_spec(case.spec, framework), case.params(dtype), dtype)
         case.prepare(adapter, dtype)
+    else:
+        adapter = case_adapter(case_name, framework, dtype)
     return quantities(adapter, x, target, upstream, case.initial_state(dtype))
 
 
