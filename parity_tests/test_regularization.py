@@ -424,6 +424,28 @@ def test_several_training_steps_match_per_convention(family, running_var):
     assert not np.allclose(numpy_result["buffer:running_var1"], init_buffers(spec, 2)["running_var1"])
 
 
+def test_train_step_follows_every_change_of_mode_and_masks():
+    """Keras's ``train_step`` is a ``tf.function`` traced with the mode and the dropout masks of its
+    time: after ``train(other masks)``, ``eval()`` and ``train()`` again it must take NumPy's steps, not
+    replay the first trace (float64, <= 1e-10 as above; a stale trace is off by O(0.1))."""
+    spec = dataclasses.replace(TRAJECTORY_SPECS["mlp"], batch_norm=BatchNorm(0.25, 1e-3, "biased"))
+    rng = np.random.default_rng(12)
+    masks = [{n: R.random_mask(rng, (6, *s), spec.dropout) for n, s in spec.dropout_shapes().items()}
+             for _ in range(2)]
+    modes = [masks[0], masks[1], None, masks[0]]                    # None: inference mode
+    results = {}
+    for framework in ("numpy", "keras"):
+        adapter = build(framework, spec)
+        adapter.set_optimizer(OptimizerSpec("sgd", lr=0.125))
+        losses = []
+        for step, mode in enumerate(modes):
+            adapter.eval() if mode is None else adapter.train(mode)
+            losses.append(adapter.train_step(*batch(spec, 6, seed=30 + step)))
+        results[framework] = {"loss": np.array(losses), **adapter.get_params(),
+                              **{f"buffer:{n}": b for n, b in adapter.buffers().items()}}
+    assert_rows_pass(compare_results("mlp", "mlp", tuple(results), "float64", *results.values(), RTOL64))
+
+
 def test_inference_train_step_leaves_the_buffers_alone():
     spec = mlp(batch_norm=BN_TORCH)
     for framework in ADAPTERS:
