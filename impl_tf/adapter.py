@@ -40,6 +40,9 @@ class KerasAdapter(Adapter):
     optimizer_conventions = optimizers.CONVENTIONS
     #: BatchNormalization updates moving_variance with the biased batch variance, no option (regularization.py)
     batch_norm_conventions = {"running_var": ("biased",)}
+    #: the loop ``fit`` runs (None: ``train_step``'s own, ``step_loop``); after a compiled step, whether the
+    #: variables are finite and their values before it (the divergence check, computed in its graph)
+    loop = finite = before = None
 
     @property
     def loops(self) -> tuple[str, ...]:
@@ -172,7 +175,7 @@ class KerasAdapter(Adapter):
     def _train_step(self, x, target):
         self.finite = self.before = None
         if self._compiled_loop():
-            if self.compiled is None:                             # traced once per optimizer
+            if self.compiled is None:                     # traced once per optimizer and mode
                 self.compiled = train.compiled_step(self)
             loss, self.finite, self.before = self.compiled(x, target)
             return float(loss)
@@ -180,7 +183,7 @@ class KerasAdapter(Adapter):
         return self.engine.train_step(self.model.objective, inputs, self.variables, self.optimizer)
 
     def _compiled_loop(self) -> bool:
-        return (getattr(self, "loop", None) or self.step_loop) == "compiled"
+        return (self.loop or self.step_loop) == "compiled"
 
     # the divergence check (Adapter.train_step): the compiled step copies the variables and checks
     # them inside its graph; an eager step here
