@@ -28,10 +28,11 @@ to the true ``"sigmoid"`` explicitly. Bidirectional: ``keras.layers.Bidirectiona
 
 import keras
 
+from impl_tf.model import BuiltOnFirstCall
 from impl_tf.rnn import run_layer
 
 
-class GRU(keras.layers.Layer):
+class GRU(BuiltOnFirstCall, keras.layers.Layer):
     """``call(x, state) -> (output (N, T, dirs*H), final state {"h", "h_reverse"})``."""
 
     def __init__(self, hidden, reset_after=True, bidirectional=False, dtype="float64", **kwargs):

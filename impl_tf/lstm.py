@@ -26,10 +26,11 @@ at the step it belongs to. Keras returns the final states as h, c per direction,
 
 import keras
 
+from impl_tf.model import BuiltOnFirstCall
 from impl_tf.rnn import run_layer
 
 
-class LSTM(keras.layers.Layer):
+class LSTM(BuiltOnFirstCall, keras.layers.Layer):
     """``call(x, state) -> (output (N, T, dirs*H), final state {"h", "c", "h_reverse", "c_reverse"})``."""
 
     def __init__(self, hidden, bidirectional=False, dtype="float64", **kwargs):

@@ -17,7 +17,18 @@ from impl_tf import activations, losses
 from reference_numpy.losses import takes_logits
 
 
-class Model(keras.Model):
+class BuiltOnFirstCall:
+    """Mixed in ahead of ``keras.Model`` / ``keras.layers.Layer`` by this package's models and wrapper
+    layers, whose variables all belong to Keras layers inside them."""
+
+    def build(self, input_shape):
+        """Nothing to create here: each Keras layer inside creates its variables in its own ``build`` on
+        the first call, which is an eager call on a one-example batch (``weights.build``). Without a
+        ``build`` of its own, Keras would first trace ``call`` on symbolic inputs just to find those
+        shapes -- for a recurrent net a whole graph with its time loop, most of a model's set-up time."""
+
+
+class Model(BuiltOnFirstCall, keras.Model):
     def __init__(self, spec, dtype="float64", **kwargs):
         super().__init__(dtype=dtype, **kwargs)
         self.spec = spec

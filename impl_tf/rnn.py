@@ -23,8 +23,10 @@ states), which is the order of ``spec.state_shapes()``.
 
 import keras
 
+from impl_tf.model import BuiltOnFirstCall
 
-class SimpleRNN(keras.layers.Layer):
+
+class SimpleRNN(BuiltOnFirstCall, keras.layers.Layer):
     """``call(x, state) -> (output (N, T, dirs*H), final state {"h", "h_reverse"})``."""
 
     def __init__(self, hidden, activation="tanh", bidirectional=False, dtype="float64", **kwargs):

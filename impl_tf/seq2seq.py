@@ -91,6 +91,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from impl_tf.model import BuiltOnFirstCall
 from reference_numpy import validation
 
 
@@ -104,7 +105,7 @@ def cell_layer(spec, dtype, name):
     return keras.layers.GRU(spec.hidden, reset_after=spec.reset_after, **kwargs)
 
 
-class Seq2Seq(keras.Model):
+class Seq2Seq(BuiltOnFirstCall, keras.Model):
     """``call(src, tgt) -> logits``, ``run(src, tgt) -> (logits, attention)``,
     ``objective(src, tgt) -> loss``, ``generate(src, max_len) -> ids``; ids are int tensors."""
 

@@ -45,10 +45,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from impl_tf.model import BuiltOnFirstCall
 from reference_numpy.losses import takes_logits
 
 
-class FitModel(keras.Model):
+class FitModel(BuiltOnFirstCall, keras.Model):
     """The adapter's model with the output the loss reads (logits for a cross-entropy)."""
 
     def __init__(self, model, **kwargs):

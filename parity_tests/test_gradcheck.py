@@ -676,3 +676,21 @@ def test_numerical_gradient_handles_non_contiguous_input():
     x = np.arange(1.0, 7.0).reshape(2, 3).T                  # a transposed view, F-ordered
     assert not x.flags.c_contiguous
     np.testing.assert_allclose(numerical_gradient(lambda v: float(np.sum(v ** 2)), x), 2 * x, rtol=1e-8)
+
+
+@pytest.mark.parametrize("case", GRADCHECK_CASES, ids=[c.name for c in GRADCHECK_CASES])
+def test_training_backward_skips_only_the_input_gradient(case):
+    """``objective_backward(..., input_grad=False)`` (what ``NumpyAdapter.train_step`` calls) returns
+    no dL/dx and bit-for-bit the parameter and initial-state gradients of the full backward pass,
+    from the same forward cache."""
+    adapter, x, target, _, state = numpy_case(case)
+    model = adapter.model
+    _, cache = model.objective(x, target, state)
+    dx, grads, dstate = model.objective_backward(target, cache)
+    none, train_grads, train_dstate = model.objective_backward(target, cache, input_grad=False)
+    assert dx.shape == x.shape and none is None
+    assert list(train_grads) == list(grads) and list(train_dstate) == list(dstate)
+    for name in grads:
+        np.testing.assert_array_equal(train_grads[name], grads[name], err_msg=name)
+    for name in dstate:
+        np.testing.assert_array_equal(train_dstate[name], dstate[name], err_msg=name)

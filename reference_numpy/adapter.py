@@ -533,8 +533,10 @@ class NumpyAdapter(Adapter):
 
     def _train_step(self, x, target):
         loss, cache = self.model.objective(x, target)
-        grads = self.model.objective_backward(target, cache)
-        grads = grads if self.seq2seq else grads[1]       # seq2seq: no input gradient, no state
+        if self.seq2seq:                                  # token ids: no input gradient, no state
+            grads = self.model.objective_backward(target, cache)
+        else:                                             # only dL/dparams: dL/dx is not computed
+            grads = self.model.objective_backward(target, cache, input_grad=False)[1]
         self.optimizer.step(self.model.params, grads)
         return loss
 

@@ -134,10 +134,11 @@ class CNN(RegularizedModel):
         return u, {"conv_layers": conv_layers, "flatten": flatten_cache, "dense_stack": stack_cache,
                    "logits": u, "final_state": {}}
 
-    def logits_backward(self, du, cache):
+    def logits_backward(self, du, cache, input_grad=True):
         dz, grads = self.dense_stack.backward(du, cache["dense_stack"])   # (N, D)
         dz = flatten_backward(dz, cache["flatten"])                        # (N, C, H, W)
         for i in range(len(self.spec.layers) - 1, -1, -1):
+            want_dx = input_grad or i > 0                                  # dL/dx: layers[0]'s dx
             layer_cache, a, z, bn_cache = cache["conv_layers"][i]
             g = self.conv_activations[i]
             if g is not None:
@@ -146,10 +147,12 @@ class CNN(RegularizedModel):
                 du = g_backward(dz, a, z)                                  # (N, F, OH, OW)
                 if bn_cache is not None:
                     du, grads[f"gamma{k}"], grads[f"beta{k}"] = batchnorm_backward(du, bn_cache)
-                dz, grads[f"W{k}"], db = conv2d_backward(du, layer_cache)  # (N, C, H, W)
+                dz, grads[f"W{k}"], db = conv2d_backward(du, layer_cache, want_dx)   # (N, C, H, W)
                 if self.spec.has_bias(k):
                     grads[f"b{k}"] = db
-            else:
+            elif want_dx:
                 dz = pool2d_backward(dz, layer_cache)                      # (N, C, H, W)
+            else:
+                dz = None
         grads = {name: grads[name] for name in self.spec.param_shapes()}  # canonical order
         return dz, grads, {}

@@ -150,7 +150,7 @@ def conv2d_forward(x, W, b, stride, pads):
     return u.reshape(n, f, oh, ow), (x.shape, col, W, stride, pads)    # (N, F, OH, OW)
 
 
-def conv2d_backward(du, cache):
+def conv2d_backward(du, cache, input_grad=True):
     x_shape, col, W, (sh, sw), pads = cache
     n, c, h, w = x_shape
     f, _, kh, kw = W.shape
@@ -159,6 +159,8 @@ def conv2d_backward(du, cache):
     du = du.reshape(n, f, oh * ow)                            # (N, F, OH*OW)
     db = du.sum(axis=(0, 2))                                  # (F,)
     dW = (du @ col.transpose(0, 2, 1)).sum(axis=0)            # (F, C*KH*KW) summed over the images
+    if not input_grad:                                        # no dx asked for (a training step's first layer)
+        return None, dW.reshape(W.shape), db
     # dx = col2im(W_col.T @ du), one kernel offset (p, q) -- one block of dcol's rows -- at a time, added
     # straight into its window: no (N, C*KH*KW, OH*OW) dcol array
     dx_p = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=du.dtype)        # (N, C, H+pt+pb, W+pl+pr)

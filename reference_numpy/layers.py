@@ -59,9 +59,9 @@ def dense_forward(x, W, b=None):
     return u, (x, W)
 
 
-def dense_backward(du, cache):
+def dense_backward(du, cache, input_grad=True):
     x, W = cache
-    dx = du @ W.T                 # (N, D)
+    dx = du @ W.T if input_grad else None    # (N, D); None: not asked for (a training step's first layer)
     dW = x.T @ du                 # (D, H)
     db = du.sum(axis=0)           # (H,)
     return dx, dW, db
@@ -95,8 +95,8 @@ class Dense:
         P = self.model.params
         return dense_forward(x, P[self.W], P[self.b] if self.b else None)   # (N, H)
 
-    def backward(self, du, cache):
-        dx, dW, db = dense_backward(du, cache)                              # (N, D), (D, H), (H,)
+    def backward(self, du, cache, input_grad=True):
+        dx, dW, db = dense_backward(du, cache, input_grad)                  # (N, D) or None, (D, H), (H,)
         return dx, {self.W: dW} | ({self.b: db} if self.b else {})
 
 
@@ -144,7 +144,8 @@ class Dropout:
 
 class DenseStack:
     """The dense layers ``numbers`` (parameter numbers k, in order) of ``model``: see the module
-    docstring. ``forward(z) -> (u_L, cache)``, ``backward(du_L, cache) -> (dz_0, grads)``."""
+    docstring. ``forward(z) -> (u_L, cache)``, ``backward(du_L, cache, input_grad=True) -> (dz_0, grads)``
+    (``dz_0`` None with ``input_grad=False``: the first layer's ``du_1 @ W.T`` is not computed)."""
 
     def __init__(self, model, numbers):
         spec = model.spec
@@ -166,9 +167,13 @@ class DenseStack:
             caches.append(cache)
         return z, caches
 
-    def backward(self, dout, caches):
+    def backward(self, dout, caches, input_grad=True):
         grads = {}
-        for layer, cache in zip(reversed(self.layers.values()), reversed(caches), strict=True):
-            dout, g = layer.backward(dout, cache)                           # (N, H_{l-1}) ... (N, D)
+        layers = list(self.layers.values())                                # layers[0] is always dense{k}
+        for i in range(len(layers) - 1, -1, -1):
+            if i == 0:                                                      # input_grad=False: no dz_0 (None)
+                dout, g = layers[0].backward(dout, caches[0], input_grad)  # (N, D)
+            else:
+                dout, g = layers[i].backward(dout, caches[i])               # (N, H_{l-1}) ...
             grads |= g
         return dout, grads

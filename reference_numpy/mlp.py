@@ -52,7 +52,7 @@ class MLP(RegularizedModel):
         u, stack_cache = self.dense_stack.forward(x)                       # (N, K)
         return u, {"dense_stack": stack_cache, "logits": u, "final_state": {}}
 
-    def logits_backward(self, du, cache):
-        dx, grads = self.dense_stack.backward(du, cache["dense_stack"])   # (N, D)
+    def logits_backward(self, du, cache, input_grad=True):
+        dx, grads = self.dense_stack.backward(du, cache["dense_stack"], input_grad)   # (N, D)
         grads = {name: grads[name] for name in self.spec.param_shapes()}  # canonical order
         return dx, grads, {}

@@ -18,6 +18,12 @@ and the backward of each (torch's autograd and Keras's GradientTape have none to
 Gradients are returned in the canonical layout (same names and shapes as the
 parameters; ``dstate`` keyed like ``spec.state_shapes()``, empty for a
 feed-forward model); nothing is written into an input array.
+
+``input_grad=False`` (on ``logits_backward``, ``backward`` and ``objective_backward``) skips dL/dx,
+returned as None: a training step needs only the parameters' gradients, so the first layer's
+``du @ W.T`` (the CNN's col2im, the recurrent layer's ``dax @ Wx.T``) is work thrown away -- torch
+and Keras skip it too, as the input is not a variable they differentiate. The parameter gradients
+are the same either way (the same products on the same arrays).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ class Model:
     def logits(self, x, initial_state=None):
         raise NotImplementedError
 
-    def logits_backward(self, du, cache):
+    def logits_backward(self, du, cache, input_grad=True):
         raise NotImplementedError
 
     def forward(self, x, initial_state=None):
@@ -51,9 +57,9 @@ class Model:
         cache["y"] = y
         return y, cache
 
-    def backward(self, dy, cache):
+    def backward(self, dy, cache, input_grad=True):
         du = self.output_activation_backward(dy, cache["logits"], cache["y"])  # (N, K) or (N, T, K)
-        return self.logits_backward(du, cache)
+        return self.logits_backward(du, cache, input_grad)
 
     def _loss_input(self, cache):
         return cache["logits"] if losses.takes_logits(self.spec.loss) else cache["y"]
@@ -62,8 +68,8 @@ class Model:
         y, cache = self.forward(x, initial_state)
         return self.loss_fn(self._loss_input(cache), d), cache
 
-    def objective_backward(self, d, cache):
+    def objective_backward(self, d, cache, input_grad=True):
         dz = self.loss_fn_backward(self._loss_input(cache), d)        # (N, K) or (N, T, K)
         if losses.takes_logits(self.spec.loss):
-            return self.logits_backward(dz, cache)
-        return self.backward(dz, cache)
+            return self.logits_backward(dz, cache, input_grad)
+        return self.backward(dz, cache, input_grad)

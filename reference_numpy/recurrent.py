@@ -70,7 +70,7 @@ class RecurrentNet(Model):
         cache = {"layer": layer_cache, "head": head_cache, "x_shape": x.shape, "logits": u, "final_state": state}
         return u, cache
 
-    def logits_backward(self, du, cache):
+    def logits_backward(self, du, cache, input_grad=True):
         spec, H = self.spec, self.spec.hidden
         N, T, _ = cache["x_shape"]
         dz, dW_out, db_out = dense_backward(du.reshape(-1, du.shape[-1]), cache["head"])  # (N*T or N, dirs*H)
@@ -82,7 +82,7 @@ class RecurrentNet(Model):
             dhs = None                        # many-to-one: no gradient into h_t before the last step
             for k, d in enumerate(spec.directions):
                 dfinal[f"h{d}"] = dz[:, k * H:(k + 1) * H]                         # (N, H)
-        dx, grads, dstate = self.recurrent.backward(dhs, dfinal, cache["layer"])   # BPTT
+        dx, grads, dstate = self.recurrent.backward(dhs, dfinal, cache["layer"], input_grad)   # BPTT
         grads = grads | {"W_out": dW_out, "b_out": db_out}
         grads = {name: grads[name] for name in spec.param_shapes()}               # canonical order
         return dx, grads, dstate

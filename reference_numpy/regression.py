@@ -46,9 +46,9 @@ class LinearRegression(Model):
         u, dense_cache = dense_forward(phi, self.params["W"], self.params["b"])  # (N, K); y = u (identity)
         return u, {"features": feature_cache, "dense": dense_cache, "logits": u, "final_state": {}}
 
-    def logits_backward(self, du, cache):
-        dphi, dW, db = dense_backward(du, cache["dense"])                  # (N, F), (F, K), (K,)
-        dx = self.features_backward(dphi, cache["features"])               # (N, D)
+    def logits_backward(self, du, cache, input_grad=True):
+        dphi, dW, db = dense_backward(du, cache["dense"], input_grad)      # (N, F), (F, K), (K,)
+        dx = self.features_backward(dphi, cache["features"]) if input_grad else None   # (N, D)
         return dx, {"W": dW, "b": db}, {}
 
 

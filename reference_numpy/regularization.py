@@ -239,8 +239,8 @@ class RegularizedModel(Model):
             L = L + penalty(self.params, self.spec.penalized(), self.spec.l1, self.spec.l2)
         return L, cache
 
-    def objective_backward(self, d, cache):
-        dx, grads, dstate = super().objective_backward(d, cache)
+    def objective_backward(self, d, cache, input_grad=True):
+        dx, grads, dstate = super().objective_backward(d, cache, input_grad)
         for name, g in penalty_grads(self.params, self.spec.penalized(), self.spec.l1, self.spec.l2).items():
             grads[name] = grads[name] + g
         return dx, grads, dstate

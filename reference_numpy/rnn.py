@@ -97,8 +97,9 @@ class Recurrent:
     """The time loop shared by SimpleRNN, LSTM and GRU.
 
     ``forward(params, x, state, lengths=None) -> (output (N, T, dirs*H), final state, cache)`` and
-    ``backward(doutput, dfinal, cache) -> (dx, grads, dstate)`` (``doutput=None``: no gradient reaches
-    the outputs, only the final state, as under a many-to-one head); ``params`` and ``grads`` are
+    ``backward(doutput, dfinal, cache, input_grad=True) -> (dx, grads, dstate)`` (``doutput=None``: no
+    gradient reaches the outputs, only the final state, as under a many-to-one head; ``input_grad=False``:
+    dx is not computed, None); ``params`` and ``grads`` are
     canonical dicts (suffix ``_reverse`` for the backward direction; ``RecurrentNet`` puts the
     gradients in canonical order), ``state`` / ``dstate`` dicts keyed like
     ``RNNSpec.state_shapes()``. A subclass sets ``state_names`` (and ``recurrent_params``) and
@@ -170,7 +171,7 @@ class Recurrent:
         output = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)   # (N, T, dirs*H)
         return output, final, caches                                      # (one direction: a view of hs)
 
-    def backward(self, doutput, dfinal, cache):
+    def backward(self, doutput, dfinal, cache, input_grad=True):
         H = self.hidden
         dx, grads, dstate = None, {}, {}
         for k, d in enumerate(self.directions):
@@ -193,13 +194,14 @@ class Recurrent:
             dax = np.stack(dax, axis=1).reshape(G, T * N, H)              # (G, T*N, H)
             dah = dax if same else np.stack(dah, axis=1).reshape(len(dah[0]), T * N, H)   # (G', T*N, H)
             dP = self.recurrent_grads(hs[:-1].reshape(T * N, H), dax, dah, step_caches)   # gate-major
-            WxT = P["Wx_g"].swapaxes(1, 2)                                # (G, H, D): [k] is Wx_g[k].T
-            dxt = dax[0] @ WxT[0]                                         # (T*N, D)
-            for j in range(1, G):
-                dxt += dax[j] @ WxT[j]                                    # sum_k dax[k] @ Wx_g[k].T
-            dxt = dxt.reshape(T, N, -1)                                   # (T, N, D)
-            dx_dir = (dxt[::-1] if d else dxt).transpose(1, 0, 2)         # (N, T, D) in the input's time
-            dx = dx_dir if dx is None else dx + dx_dir
+            if input_grad:
+                WxT = P["Wx_g"].swapaxes(1, 2)                            # (G, H, D): [k] is Wx_g[k].T
+                dxt = dax[0] @ WxT[0]                                     # (T*N, D)
+                for j in range(1, G):
+                    dxt += dax[j] @ WxT[j]                                # sum_k dax[k] @ Wx_g[k].T
+                dxt = dxt.reshape(T, N, -1)                               # (T, N, D)
+                dx_dir = (dxt[::-1] if d else dxt).transpose(1, 0, 2)     # (N, T, D) in the input's time
+                dx = dx_dir if dx is None else dx + dx_dir
             dWx = xt.T @ dax                                              # (G, D, H)
             db = dax.sum(axis=1)                                          # (G, H)
             grads.update({f"{n}{d}": canonical(g) for n, g in ({"Wx": dWx, "b": db} | dP).items()})
