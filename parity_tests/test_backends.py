@@ -233,13 +233,16 @@ EXIT_SCRIPT = textwrap.dedent("""
     runs = [(c.name, "keras-torch", d) for c in CASES[:20] for d in ("float64", "float32")]
     harness.prefetch(runs)
     print(backends._POOLS["torch"]._processes and list(backends._POOLS["torch"]._processes)[0], flush=True)
+    assert backends.call("torch", sum, [1, 2]) == 3
+    assert len(backends._PENDING["torch"]) >= len(runs) - 2      # the call went ahead of the queued runs
     assert "output" in harness.run_case(*runs[0])
     assert "keras" not in __import__("sys").modules     # this process never needed Keras
 """)
 
 
 def test_workers_leave_no_output_no_process_and_no_wait_at_exit():
-    """A script queues 40 cases for the torch worker, uses one and exits without shutting anything down:
+    """A script queues 40 cases for the torch worker, makes a direct call (served after at most one queued
+    case, ``backends.IN_FLIGHT``, not after all 40), uses one case and exits without shutting anything down:
     it exits at once (the queued work is cancelled, not finished), prints nothing but its own line (no
     TensorFlow / XLA start-up lines from the worker) and the worker process is gone (joined: no zombie)."""
     start = time.monotonic()

@@ -66,6 +66,11 @@ ALIASES = {"keras": "keras-tf"}
 
 _POOLS: dict[str, concurrent.futures.ProcessPoolExecutor] = {}
 _PREFETCHED: dict[tuple[str, str, str], concurrent.futures.Future] = {}
+#: backend -> prefetched runs not handed to its worker yet, in order (a dict as an ordered set).
+_PENDING: dict[str, dict[tuple[str, str, str], None]] = {}
+#: How many prefetched runs a worker holds at once. The rest wait in ``_PENDING``, so that a direct call
+#: (``call``, a ``RemoteAdapter``, a run not prefetched) waits for at most this many, not for the queue.
+IN_FLIGHT = 1
 #: backend -> handles of worker adapters whose RemoteAdapter was garbage-collected. A finalizer only
 #: appends here: it runs inside the garbage collector, possibly while this very thread holds the
 #: executor's (non-reentrant) lock in ``submit`` -- submitting from there would deadlock.
@@ -310,27 +315,51 @@ def call(backend: str, fn, *args):
 
 
 def prefetch(runs) -> None:
-    """Submit ``(case_name, framework, dtype)`` runs of remote frameworks, in the given order, so their
-    workers compute them while this process does its own work; ``case_result`` picks them up."""
+    """Queue ``(case_name, framework, dtype)`` runs of remote frameworks, in the given order, so their
+    workers compute them while this process does its own work; ``case_result`` picks them up. A worker
+    is handed ``IN_FLIGHT`` of them at a time (``_feed``), so direct calls go ahead of the queue."""
+    backends = set()
+    with _LOCK:
+        for case_name, framework, dtype in runs:
+            framework = ALIASES.get(framework, framework)
+            key = (case_name, framework, dtype)
+            if is_remote(framework) and key not in _PREFETCHED:
+                backends.add(keras_backend(framework))
+                _PENDING.setdefault(keras_backend(framework), {})[key] = None
+    for backend in sorted(backends):
+        _feed(backend)
+
+
+def _feed(backend: str) -> None:
+    """Hand the worker of ``backend`` its next pending runs until ``IN_FLIGHT`` are unfinished; each, once
+    done, calls this again (from the executor's thread, hence the lock)."""
     from reports import harness
 
-    for case_name, framework, dtype in runs:
-        framework = ALIASES.get(framework, framework)
-        key = (case_name, framework, dtype)
-        if is_remote(framework):
-            with _LOCK:
-                if key not in _PREFETCHED:
-                    _PREFETCHED[key] = submit(keras_backend(framework), harness.compute_case, *key)
+    while True:
+        with _LOCK:
+            pending = _PENDING.get(backend)
+            busy = sum(not f.done() for (_, fw, _), f in _PREFETCHED.items() if keras_backend(fw) == backend)
+            if not pending or busy >= IN_FLIGHT:
+                return
+            key = next(iter(pending))
+            del pending[key]
+            try:
+                future = _PREFETCHED[key] = submit(backend, harness.compute_case, *key)
+            except RuntimeError:                         # shut down meanwhile: nothing more to feed
+                return
+        future.add_done_callback(lambda _: _feed(backend))
 
 
 def case_result(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
-    """``harness.compute_case`` in the worker of ``framework``'s backend (prefetched or now)."""
+    """``harness.compute_case`` in the worker of ``framework``'s backend (prefetched, or now: a run still
+    pending is taken out of the queue and goes first)."""
     from reports import harness
 
     key = (case_name, framework, dtype)
+    backend = keras_backend(framework)
     with _LOCK:
         future = _PREFETCHED.pop(key, None)
-    backend = keras_backend(framework)
+        _PENDING.get(backend, {}).pop(key, None)
     return result(backend, future or submit(backend, harness.compute_case, *key))
 
 
@@ -340,6 +369,7 @@ def shutdown() -> None:
         pools = list(_POOLS.values())
         _POOLS.clear()
         _PREFETCHED.clear()
+        _PENDING.clear()
     for pool in pools:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -51,8 +51,10 @@ def check_case(case, entries: int = ENTRIES, seed: int = 0) -> dict:
         arrays = {"x": (x, res.grad_input)} | arrays
     arrays |= {f"state:{n}": (state[n], g) for n, g in res.grad_state.items()}
 
-    def loss(_):
-        return adapter.loss_and_grads(x, target, state).loss
+    given = () if state is None else (state,)          # seq2seq's objective takes (src, tgt) only
+
+    def loss(_):                  # the loss loss_and_grads reports, without the backward pass
+        return float(adapter.model.objective(x, target, *given)[0])
 
     rng = np.random.default_rng(seed)
     worst, worst_name, checked, f_scale = 0.0, "", 0, 0.0
