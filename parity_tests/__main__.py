@@ -1,5 +1,10 @@
-"""``python3 -m parity_tests [pytest args]``: set up ``.venv`` on first use, then run pytest."""
+"""``python3 -m parity_tests [pytest args]``: set up ``.venv`` on first use, then run pytest.
 
+The suite runs in ``min(4, cores)`` pytest processes (pytest-xdist's ``-n``; the tests that need a Keras
+backend worker stay together in one of them, ``conftest.py``); pass ``-n 0`` for one process, or ``-n N``
+(``-p no:xdist``: pytest without xdist)."""
+
+import os
 import sys
 
 from reports._bootstrap import ensure_venv
@@ -8,4 +13,7 @@ ensure_venv("parity_tests")
 
 import pytest  # noqa: E402
 
-sys.exit(pytest.main(["parity_tests", *sys.argv[1:]]))
+args = sys.argv[1:]
+if not any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n", "--numprocesses=")) for a in args):
+    args = ["-n", str(min(4, os.cpu_count() or 1)), *args]
+sys.exit(pytest.main(["parity_tests", *args]))

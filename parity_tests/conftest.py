@@ -1,26 +1,91 @@
 """Shared pytest set-up: the Keras backend is chosen before anything imports keras; the Keras
 backends that run in worker processes (``reports/backends.py``) get the selected parity cases
-queued at the start of the session and are shut down at its end."""
+queued ahead and are shut down at the end of the session.
 
-import impl_tf  # noqa: F401  (sets KERAS_BACKEND=tensorflow)
+Under pytest-xdist (``-n 2``, as ``python -m parity_tests`` runs), the tests that need a Keras-backend
+worker are one unit of work (``pytest_xdist_make_scheduler``), so one pytest process runs them all and
+starts the JAX and torch workers once; the other pytest processes never start one."""
+
+import os
+import re
+from pathlib import Path
+
+# One thread per process, set before NumPy, torch, TensorFlow or JAX is imported (here, in the xdist
+# processes and in the Keras-backend workers, which inherit it): the tests' arrays are small, and with
+# several processes on two cores the libraries' idle threads spin-waiting for work cost more CPU time
+# than the tests themselves (measured: 464 s of CPU for a 275 s suite under ``-n 2`` without this).
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+              "TF_NUM_INTEROP_THREADS"):
+    os.environ.setdefault(_name, "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+import pytest  # noqa: E402
+
+import impl_tf  # noqa: E402, F401  (sets KERAS_BACKEND=tensorflow)
+from reports import backends  # noqa: E402
+
+#: The xdist scope of the tests that need a Keras-backend worker (``pytest_xdist_make_scheduler``).
+WORKER_GROUP = "keras-backend-workers"
+#: Modules (``test_x.py``) and tests (``test_x.py::test_y``) that call the workers without a parameter
+#: naming a remote framework.
+WORKER_TESTS = ("test_backends.py", "test_properties.py", "test_report.py", "test_report_page.py", "test_seq2seq.py",
+                "test_bad_input_cnn_rnn.py", "test_bad_input.py::test_bad_call_fails_identically_in_every_framework",
+                "test_bad_input.py::test_integer_label_dtypes_behave_the_same_everywhere")
+#: A test id with a parameter naming a remote framework (alone or in a pair): ``[keras-jax-x_rank1]``.
+REMOTE_PARAMETER = re.compile(r"\[.*\bkeras-(jax|torch)\b")
+
+
+def calls_a_worker(nodeid: str) -> bool:
+    """Does the test ``nodeid`` need a Keras-backend worker?"""
+    module, _, test = nodeid.partition("::")
+    name = Path(module).name
+    return (name in WORKER_TESTS or f"{name}::{test.split('[')[0]}" in WORKER_TESTS
+            or bool(REMOTE_PARAMETER.search(nodeid)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load scheduling, except that the tests needing a Keras-backend worker are one unit of work
+    (what ``--dist loadgroup`` does with ``xdist_group`` marks, which pytest 9.2 + xdist 3.8 lose)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkerGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return WORKER_GROUP if calls_a_worker(nodeid) else nodeid
+
+    return WorkerGroupScheduling(config, log)
+
+
+def parity_runs(items) -> list[tuple[str, str, str]]:
+    """``(case, framework, dtype)`` of every ``test_parity`` item, in test order."""
+    return [(item.callspec.params["case"], framework, item.callspec.params["dtype"])
+            for item in items if getattr(item, "originalname", None) == "test_parity"
+            for framework in item.callspec.params["pair"]]
 
 
 def pytest_collection_finish(session):
     """Queue every (case, framework, dtype) that the selected ``test_parity`` items need from a worker,
     in test order: the JAX and torch workers compute them while this process runs the other tests
-    (``harness.prefetch``). Nothing starts for ``--collect-only`` or a selection without such items."""
-    if session.config.option.collectonly or hasattr(session.config, "workerinput"):   # (an xdist worker)
+    (``harness.prefetch``). Nothing starts for ``--collect-only`` or a selection without such items.
+    An xdist process queues them when it starts the group's first test (``pytest_runtest_setup``): only
+    then does it know that the group is its own."""
+    if session.config.option.collectonly or hasattr(session.config, "workerinput"):
         return
-    runs = [(item.callspec.params["case"], framework, item.callspec.params["dtype"])
-            for item in session.items if getattr(item, "originalname", None) == "test_parity"
-            for framework in item.callspec.params["pair"]]
-    if runs:
+    if runs := parity_runs(session.items):
         from reports import harness
 
         harness.prefetch(runs)
 
 
-def pytest_sessionfinish(session):
-    from reports import backends
+def pytest_runtest_setup(item):
+    config = item.config
+    if hasattr(config, "workerinput") and calls_a_worker(item.nodeid) and not hasattr(config, "_suite_prefetched"):
+        config._suite_prefetched = True
+        if runs := parity_runs(item.session.items):
+            from reports import harness
 
+            harness.prefetch(runs)
+
+
+def pytest_sessionfinish(session):
     backends.shutdown()
