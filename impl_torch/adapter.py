@@ -40,6 +40,7 @@ class TorchAdapter(Adapter):
         self.model = model_class(self.spec)(self.spec, dtype=TORCH_DTYPES[self.dtype.name])
         weights.load_canonical(self.model, self.spec, params)
         self.names = [name for name, _ in self.model.named_parameters()]
+        self._saved = None           # train_step's copy of the parameters before a step (_snapshot)
         self.model.eval()            # an nn.Module starts in training mode; the adapter in inference (Adapter.train)
 
     def _tensor(self, a: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
@@ -128,17 +129,24 @@ class TorchAdapter(Adapter):
         weights.load_canonical(self.model, self.spec, params)
 
     def _snapshot(self):
-        return [p.detach().clone() for p in self.model.parameters()]
+        # one fused copy into buffers kept from step to step (no allocation per step)
+        params = [p.detach() for p in self.model.parameters()]
+        if self._saved is None:
+            self._saved = [torch.empty_like(p) for p in params]
+        torch._foreach_copy_(self._saved, params)
+        return self._saved
 
     def _restore(self, snapshot):
         with torch.no_grad():
-            for p, saved in zip(self.model.parameters(), snapshot, strict=True):
-                p.copy_(saved)
+            torch._foreach_copy_(list(self.model.parameters()), snapshot)
 
     def _params_finite(self):
-        # every entry is finite iff each parameter's max and min are (a NaN propagates through both):
-        # two reductions per parameter instead of an (N,) boolean array each
+        # A sum is finite only if every entry is (a NaN or an inf propagates), so one sum per parameter
+        # settles the usual case; a non-finite sum may still be an overflow of finite entries, and then
+        # each parameter's max and min decide (a NaN propagates through both).
         params = list(self.model.parameters())
+        if bool(torch.isfinite(torch.stack([p.sum() for p in params])).all()):
+            return True
         return bool(torch.isfinite(torch.stack([p.amax() for p in params] + [p.amin() for p in params])).all())
 
     def _set_optimizer(self, optimizer):

@@ -219,6 +219,16 @@ def test_a_finite_run_is_not_touched_by_the_divergence_check(framework):
     assert twin.get_params()["W"].sum() == 0
 
 
+@pytest.mark.parametrize("framework", FW)
+def test_finite_parameters_whose_sum_overflows_are_not_a_divergence(framework):
+    """W = (1e308, 1e308): every entry finite, their sum inf (the torch adapter's quick check sums each
+    parameter and decides by max and min when the sum is not finite). x = 0 keeps the loss 0 and W as is."""
+    lin = make_adapter(framework, LIN, {"W": np.full((2, 1), 1e308), "b": np.zeros(1)})
+    lin.set_optimizer(OptimizerSpec(lr=0.125))
+    assert lin.train_step(np.zeros((3, 2)), np.zeros((3, 1))) == 0.0
+    np.testing.assert_array_equal(lin.get_params()["W"], np.full((2, 1), 1e308))
+
+
 # -- 6. final_state checks its input ------------------------------------------------------------------
 
 @pytest.mark.parametrize("framework", FW)
