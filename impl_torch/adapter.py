@@ -7,6 +7,7 @@ of ``sum(upstream * y)`` (``grad_outputs=upstream``) for ``vjp``.
 from __future__ import annotations
 
 import importlib
+import math
 
 import numpy as np
 import torch
@@ -144,8 +145,8 @@ class TorchAdapter(Adapter):
         # A sum is finite only if every entry is (a NaN or an inf propagates), so one sum per parameter
         # settles the usual case; a non-finite sum may still be an overflow of finite entries, and then
         # each parameter's max and min decide (a NaN propagates through both).
-        params = list(self.model.parameters())
-        if bool(torch.isfinite(torch.stack([p.sum() for p in params])).all()):
+        params = [p.detach() for p in self.model.parameters()]
+        if math.isfinite(sum(float(p.sum()) for p in params)):
             return True
         return bool(torch.isfinite(torch.stack([p.amax() for p in params] + [p.amin() for p in params])).all())
 
