@@ -10,14 +10,13 @@ import os
 import re
 from pathlib import Path
 
-# One thread per process, set before NumPy, torch, TensorFlow or JAX is imported (here, in the xdist
-# processes and in the Keras-backend workers, which inherit it): the tests' arrays are small, and with
-# several processes on two cores the libraries' idle threads spin-waiting for work cost more CPU time
-# than the tests themselves (measured: 464 s of CPU for a 275 s suite under ``-n 2`` without this).
+# One BLAS / OpenMP / TensorFlow thread per process, set before NumPy, torch or TensorFlow is imported
+# (here, in the xdist processes and in the Keras-backend workers, which inherit it): the tests' arrays
+# are small, so more threads buy nothing, and with several processes on the cores each library's idle
+# threads waiting (spinning) for work only take CPU time from the other processes.
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
               "TF_NUM_INTEROP_THREADS"):
     os.environ.setdefault(_name, "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import pytest  # noqa: E402
 
