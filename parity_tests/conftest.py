@@ -76,10 +76,13 @@ def pytest_collection_finish(session):
         harness.prefetch(runs)
 
 
+_queued_here = False          # this xdist process has queued the parity runs (it runs the group)
+
+
 def pytest_runtest_setup(item):
-    config = item.config
-    if hasattr(config, "workerinput") and calls_a_worker(item.nodeid) and not hasattr(config, "_suite_prefetched"):
-        config._suite_prefetched = True
+    global _queued_here
+    if hasattr(item.config, "workerinput") and calls_a_worker(item.nodeid) and not _queued_here:
+        _queued_here = True
         if runs := parity_runs(item.session.items):
             from reports import harness
 

@@ -362,3 +362,23 @@ def test_subnormals_per_backend(backend):
     tiny = float(np.finfo(np.float32).tiny)
     assert got[1] == tiny
     assert got[0] == (float(np.float32(tiny / 64)) if backend == "torch" else 0.0)
+
+
+# -- the suite's own scheduling (parity_tests/conftest.py) ---------------------------------------------
+
+@pytest.mark.parametrize("nodeid, needs", [
+    ("parity_tests/test_parity.py::test_parity[mlp_tanh_mse-numpy-keras-jax-float64]", True),
+    ("parity_tests/test_parity.py::test_parity[mlp_tanh_mse-torch-keras-torch-float32]", True),
+    ("parity_tests/test_parity.py::test_parity[mlp_tanh_mse-numpy-keras-tf-float64]", False),
+    ("parity_tests/test_bad_input.py::test_bad_call_is_rejected_and_adapter_still_works[keras-jax-x_rank1]", True),
+    ("parity_tests/test_bad_input.py::test_bad_call_is_rejected_and_adapter_still_works[torch-x_rank1]", False),
+    ("parity_tests/test_bad_input.py::test_bad_call_fails_identically_in_every_framework[x_rank1]", True),
+    ("parity_tests/test_properties.py::test_random_mlp_parity_float64", True),
+    ("parity_tests/test_gradcheck.py::test_model_vjp[gru_last_bi_T50_N3_H1-x]", False),
+])
+def test_the_tests_that_need_a_worker_are_one_unit_of_work(nodeid, needs):
+    """What ``python -m parity_tests`` keeps in one pytest process: a test that needs a Keras JAX / torch
+    worker elsewhere would start a second set of workers (seconds each, and JAX compiling again)."""
+    from parity_tests.conftest import calls_a_worker
+
+    assert calls_a_worker(nodeid) is needs
