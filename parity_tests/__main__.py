@@ -16,4 +16,6 @@ import pytest  # noqa: E402
 args = sys.argv[1:]
 if not any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n", "--numprocesses=")) for a in args):
     args = ["-n", str(min(4, os.cpu_count() or 1)), *args]
-sys.exit(pytest.main(["parity_tests", *args]))
+# the whole suite unless a test path is given (``python3 -m parity_tests parity_tests/test_gradcheck.py``)
+paths = [a for a in args if not a.startswith("-") and os.path.exists(a.split("::")[0])]
+sys.exit(pytest.main(args if paths else ["parity_tests", *args]))
