@@ -61,6 +61,7 @@ def test_help_explains_every_option(capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     for option in ("--out", "--families", "--frameworks", "--dtypes", "--cases", "--quick", "--skip-training",
+                   "--skip-bench",
                    "show", "conventions", "exit status"):
         assert option in text, option
 

@@ -15,6 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from reports import cli, harness
@@ -94,6 +95,20 @@ def test_page_renders_summary_figures_and_reader(browser, report, width):
     step_row = page.locator("#reader-lstm tr[data-key='def:step']").first
     assert step_row.locator("pre.code").count() == 3                  # step | forward | call, no filler
     assert "def forward" in step_row.inner_text() and "def call" in step_row.inner_text()
+
+    # the benchmark the report ran (python -m reports bench, bench.csv beside the page): training step and
+    # forward pass, a row per family, a ratio per framework
+    bench = pd.read_csv(report.parent / "bench.csv")
+    assert set(bench.family) == {"mlp", "lstm"} and set(bench.framework) == {"numpy", "torch", "keras-tf",
+                                                                              "torch-plain"}
+    tables = page.locator("#speed h4 + div table")
+    assert tables.count() == 2
+    for i in range(2):
+        tables.nth(i).scroll_into_view_if_needed()
+        assert tables.nth(i).is_visible()
+        assert tables.nth(i).locator("thead th").all_inner_texts() == ["model", "numpy", "torch", "keras-tf"]
+        rows = tables.nth(i).locator("tbody tr").all_inner_texts()
+        assert [r.split("\t")[0] for r in rows] == ["mlp", "lstm"] and all(r.endswith("x") for r in rows)
 
     # no part of the page is wider than the window (tables scroll inside their own boxes)
     assert page.evaluate("document.documentElement.scrollWidth") <= width

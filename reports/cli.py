@@ -65,7 +65,7 @@ STEPS, QUICK_STEPS = 20, 5
 REPORT_FILES = ("index.html", "parity.csv", "parity.md", "training.csv", "trajectories.csv", "optimizers.csv",
                 "params.csv", "speed.csv",
                 "sweeps.csv", "gradcheck.csv", "report.md", "fig_worst_error.png", "fig_float32_sweeps.png",
-                "fig_training_curves.png", "fig_speed.png")
+                "fig_training_curves.png", "fig_speed.png", "bench.csv", "bench.md")
 FRAMEWORK_NAMES = tuple(harness.FRAMEWORKS)
 
 
@@ -296,6 +296,8 @@ def report_parser() -> argparse.ArgumentParser:
                              f"{QUICK_STEPS}-step float64 training trajectories only, no closed-form training "
                              f"runs, {QUICK_REPEATS} speed repeats")
     parser.add_argument("--skip-training", action="store_true", help="no training runs (parity and the rest only)")
+    parser.add_argument("--skip-bench", action="store_true",
+                        help="no speed benchmark (python -m reports bench: bench.csv, bench.md)")
     return parser
 
 
@@ -386,6 +388,14 @@ def report_main(argv) -> int:
         speed = speed_table(speed_cases(cases), repeats, frameworks)
     speed.to_csv(out / "speed.csv", index=False)
 
+    bench = pd.DataFrame()
+    if not args.skip_bench:
+        with timer.phase("benchmark"):
+            bench = run_benchmark(out, [c.family for c in cases], frameworks, args.quick)
+        if bench is None:
+            failures += 1
+            bench = pd.DataFrame()
+
     from reports import gradchecks, sweeps
 
     sweep = pd.DataFrame()
@@ -415,7 +425,7 @@ def report_main(argv) -> int:
     report = page.Report(verdict=verdict, failures=failures, parity=parity, summary=summary, counts=counts,
                          convergence=conv, trajectories=summary_table(traj) if len(traj) else traj, curves=curve,
                          learned=learned, optimizers=optimizer_diffs,
-                         speed=speed, sweeps=sweep,
+                         speed=speed, bench=bench, sweeps=sweep,
                          gradchecks=grads, figures=figures, env=env, options=options, timings=timer.phases,
                          frameworks=tuple(frameworks), families=tuple(dict.fromkeys(c.family for c in cases)))
     with timer.phase("page"):
@@ -430,9 +440,35 @@ def report_main(argv) -> int:
                 print("\nFAILED rows:\n" + failed.to_string(index=False))
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in timer.phases.items())
     print(f"\n{verdict}: {len(parity)} parity rows; wrote {out}/index.html, report.md, parity.csv, parity.md, "
-          f"training.csv, trajectories.csv, params.csv, speed.csv, sweeps.csv, gradcheck.csv, fig_*.png "
+          f"training.csv, trajectories.csv, params.csv, speed.csv, {'bench.csv, bench.md, ' if len(bench) else ''}"
+          f"sweeps.csv, gradcheck.csv, fig_*.png "
           f"in {time.monotonic() - started:.0f} s ({phases})")
     return 0 if failures == 0 else 1
+
+
+def run_benchmark(out: Path, families, frameworks, quick: bool) -> pd.DataFrame | None:
+    """``python -m reports bench`` (``reports/bench.py``) into ``out``: bench.csv and bench.md for the report's
+    families and frameworks that the benchmark times (numpy, torch, keras-tf; float32, one thread, the
+    training step and the forward pass at realistic sizes, as a ratio to a plain torch step). It runs in
+    a process of its own, so the timings see a fresh heap, not this one's. An empty table when none of
+    them is timed; None, after printing why, when the benchmark fails."""
+    import subprocess
+
+    from reports import bench
+
+    families = [f for f in bench.FAMILIES if f in families]
+    frameworks = [f for f in bench.DEFAULT_FRAMEWORKS if f in frameworks]
+    if not families or not frameworks:
+        return pd.DataFrame()
+    print(f"benchmark: python -m reports bench --threads 1 (float32; {', '.join(families)}; "
+          f"{', '.join(frameworks)}){' --quick' if quick else ''}", flush=True)
+    proc = subprocess.run([sys.executable, "-m", "reports.bench", "--out", str(out), "--threads", "1",
+                           "--families", ",".join(families), "--frameworks", ",".join(frameworks),
+                           *(["--quick"] if quick else [])], stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        print(f"benchmark FAILED (exit {proc.returncode}):\n{proc.stdout}", flush=True)
+        return None
+    return pd.read_csv(out / "bench.csv")
 
 
 # -- python -m reports show ---------------------------------------------------------------

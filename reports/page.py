@@ -69,6 +69,7 @@ class Report:
     families: tuple[str, ...] = field(default_factory=tuple)
     learned: pd.DataFrame = field(default_factory=pd.DataFrame)      # training.learn_summary
     optimizers: pd.DataFrame = field(default_factory=pd.DataFrame)   # training.optimizer_table
+    bench: pd.DataFrame = field(default_factory=pd.DataFrame)        # bench.csv (python -m reports bench)
 
 
 def write_figures(out: Path, summary, sweeps, training, speed) -> dict[str, str]:
@@ -329,7 +330,34 @@ def params_section(r: Report) -> str:
 
 
 def speed_section(r: Report) -> str:
-    return figure("fig_speed.png", r) + table(r.speed)
+    return figure("fig_speed.png", r) + table(r.speed) + bench_section(r)
+
+
+def bench_ratios(bench: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """Models x frameworks: the float32 ``mode``'s ratio to the plain torch step (``bench.ratio_table``)."""
+    from reports.bench import ratio_table
+
+    return ratio_table(bench, "float32", mode).reset_index().rename(columns={"family": "model"})
+
+
+def bench_section(r: Report) -> str:
+    """The benchmark's ratio tables (bench.csv), when the report ran it."""
+    if r.bench.empty:
+        return ""
+
+    def ratio(column, value, _row):
+        return f'<td class="num">{value:.2f}x</td>' if column != "model" else cell(value, column)
+
+    parts = ['<h3>Benchmark: realistic sizes, one thread</h3>',
+             '<p>From <code>python -m reports bench</code> (<a href="bench.md">bench.md</a>: the sizes, the '
+             'machine, the BLAS kernels and every row; <a href="bench.csv">bench.csv</a>): float32, the median '
+             "over interleaved rounds of each round's time divided by that of a plain torch step written as a "
+             "user would (<code>nn</code> modules, <code>F.cross_entropy</code> / <code>F.mse_loss</code>, "
+             "<code>torch.optim.SGD</code>); below 1x is faster than plain torch. The adapters are timed "
+             "through their public API (<code>train_step</code>, <code>forward</code>).</p>"]
+    for mode, title in (("train_step", "One SGD training step"), ("forward", "One forward pass")):
+        parts.append(f"<h4>{title}</h4>" + table(bench_ratios(r.bench, mode), cell_fn=ratio))
+    return "".join(parts)
 
 
 def sweeps_section(r: Report) -> str:
@@ -659,6 +687,9 @@ def write_markdown(path: Path, r: Report) -> Path:
                           "clipping, each framework against NumPy with its own clip eps)"), r.trajectories))
     sections.append((("Speed (ms per loss + gradients: median and minimum, float64; batches of 1-16, so this is "
                       "per-call overhead -- eager Keras, autograd, NumPy -- not throughput)"), r.speed))
+    if not r.bench.empty:
+        sections.append(("Benchmark: float32 training step, ratio to a plain torch step (bench.md has every row)",
+                         bench_ratios(r.bench, "train_step")))
     if not r.sweeps.empty:
         sections.append(("float32 error against float64 NumPy over sequence length and depth", r.sweeps))
     if not r.gradchecks.empty:
