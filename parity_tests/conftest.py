@@ -55,11 +55,16 @@ def pytest_xdist_make_scheduler(config, log):
     return WorkerGroupScheduling(config, log)
 
 
-def parity_runs(items) -> list[tuple[str, str, str]]:
-    """``(case, framework, dtype)`` of every ``test_parity`` item, in test order."""
-    return [(item.callspec.params["case"], framework, item.callspec.params["dtype"])
+def queue_parity_runs(items) -> None:
+    """Queue ``(case, framework, dtype)`` of every ``test_parity`` item, in test order, for the workers
+    (``harness.prefetch`` keeps the remote ones; nothing starts when there are none)."""
+    runs = [(item.callspec.params["case"], framework, item.callspec.params["dtype"])
             for item in items if getattr(item, "originalname", None) == "test_parity"
             for framework in item.callspec.params["pair"]]
+    if runs:
+        from reports import harness
+
+        harness.prefetch(runs)
 
 
 def pytest_collection_finish(session):
@@ -68,12 +73,8 @@ def pytest_collection_finish(session):
     (``harness.prefetch``). Nothing starts for ``--collect-only`` or a selection without such items.
     An xdist process queues them when it starts the group's first test (``pytest_runtest_setup``): only
     then does it know that the group is its own."""
-    if session.config.option.collectonly or hasattr(session.config, "workerinput"):
-        return
-    if runs := parity_runs(session.items):
-        from reports import harness
-
-        harness.prefetch(runs)
+    if not (session.config.option.collectonly or hasattr(session.config, "workerinput")):
+        queue_parity_runs(session.items)
 
 
 _queued_here = False          # this xdist process has queued the parity runs (it runs the group)
@@ -83,10 +84,7 @@ def pytest_runtest_setup(item):
     global _queued_here
     if hasattr(item.config, "workerinput") and calls_a_worker(item.nodeid) and not _queued_here:
         _queued_here = True
-        if runs := parity_runs(item.session.items):
-            from reports import harness
-
-            harness.prefetch(runs)
+        queue_parity_runs(item.session.items)
 
 
 def pytest_sessionfinish(session):

@@ -318,15 +318,15 @@ def prefetch(runs) -> None:
     """Queue ``(case_name, framework, dtype)`` runs of remote frameworks, in the given order, so their
     workers compute them while this process does its own work; ``case_result`` picks them up. A worker
     is handed ``IN_FLIGHT`` of them at a time (``_feed``), so direct calls go ahead of the queue."""
-    backends = set()
+    queued = set()
     with _LOCK:
         for case_name, framework, dtype in runs:
             framework = ALIASES.get(framework, framework)
             key = (case_name, framework, dtype)
             if is_remote(framework) and key not in _PREFETCHED:
-                backends.add(keras_backend(framework))
+                queued.add(keras_backend(framework))
                 _PENDING.setdefault(keras_backend(framework), {})[key] = None
-    for backend in sorted(backends):
+    for backend in sorted(queued):
         _feed(backend)
 
 
