@@ -50,24 +50,26 @@ def sigmoid_gate(u, out=None):
     return out
 
 
-def sigmoid_backward(dz, u, z):
-    return dz * z * (1.0 - z)
+def sigmoid_backward(dz, u, z, out=None):
+    return np.multiply(dz * z, 1.0 - z, out=out)
 
 
-def tanh(u):
-    return np.tanh(u)
+# ``out`` (SimpleRNN's activations): write the result into a given array, e.g. a row of the
+# recurrent loop's buffer of every step's state, instead of a new one
+def tanh(u, out=None):
+    return np.tanh(u, out=out)
 
 
-def tanh_backward(dz, u, z):
-    return dz * (1.0 - z * z)
+def tanh_backward(dz, u, z, out=None):
+    return np.multiply(dz, 1.0 - z * z, out=out)
 
 
-def relu(u):
-    return np.maximum(u, 0.0)
+def relu(u, out=None):
+    return np.maximum(u, 0.0, out=out)
 
 
-def relu_backward(dz, u, z):
-    return dz * (u > 0)
+def relu_backward(dz, u, z, out=None):
+    return np.multiply(dz, u > 0, out=out)
 
 
 def step(u):

@@ -71,12 +71,14 @@ from reference_numpy.rnn import Recurrent
 
 
 class GRU(Recurrent):
+    gates = 3
+
     def __init__(self, in_features, hidden, reset_after=True, bidirectional=False):
         super().__init__(in_features, hidden, bidirectional)
         self.reset_after = reset_after
         self.recurrent_params = ("Wh", "bh") if reset_after else ("Wh",)
 
-    def step(self, ax_t, state, P):
+    def step(self, ax_t, state, P, h_out):
         h_prev = state["h"]                                               # (N, H)
         Wh = P["Wh_g"]                                                    # (3, H, H) gate-major
         if self.reset_after:
@@ -93,14 +95,14 @@ class GRU(Recurrent):
             n = (r * h_prev) @ Wh[2]                                      # (N, H)
         n += ax_t[2]
         np.tanh(n, out=n)                                                 # tanh(ax_n + ...)
-        h = z * h_prev + (1.0 - z) * n                                    # (N, H)
+        h = np.add(z * h_prev, (1.0 - z) * n, out=h_out)                  # (N, H)
         return {"h": h}, (h_prev, ah, z, r, n)
 
-    def step_backward(self, dstate, cache, P):
+    def step_backward(self, dstate, cache, P, dax_out):
         WhT = P["WhT_g"]                                                  # (3, H, H): [k] is Wh_g[k].T
         h_prev, ah, z, r, n = cache
         dh = dstate["h"]                                                  # (N, H)
-        dax = np.empty((3, *dh.shape), dtype=dh.dtype)                    # (3, N, H) gate-major
+        dax = dax_out                                                     # (3, N, H) gate-major
         daz, dar, dan = dax                                               # (N, H) each, views of dax
         np.multiply(dh * (1.0 - z), 1.0 - n * n, out=dan)                 # dn * (1 - n^2)
         np.multiply(dh * (h_prev - n) * z, 1.0 - z, out=daz)              # dz * z (1 - z)

@@ -43,8 +43,9 @@ from reference_numpy.rnn import Recurrent
 
 class LSTM(Recurrent):
     state_names = ("h", "c")
+    gates = 4
 
-    def step(self, ax_t, state, P):
+    def step(self, ax_t, state, P, h_out):
         h_prev, c_prev = state["h"], state["c"]                           # (N, H) each
         a = h_prev @ P["Wh_g"]                                            # (4, N, H) gate-major
         a += ax_t                                                         # x_t @ Wx + b + h_{t-1} @ Wh
@@ -56,14 +57,14 @@ class LSTM(Recurrent):
         c = f * c_prev                                                    # (N, H)
         c += i * g                                                        # f * c_{t-1} + i * g
         tanh_c = np.tanh(c)                                               # (N, H)
-        h = o * tanh_c                                                    # (N, H)
+        h = np.multiply(o, tanh_c, out=h_out)                             # (N, H)
         return {"h": h, "c": c}, (h_prev, c_prev, i, f, g, o, tanh_c)
 
-    def step_backward(self, dstate, cache, P):
+    def step_backward(self, dstate, cache, P, dax_out):
         h_prev, c_prev, i, f, g, o, tanh_c = cache
         dh = dstate["h"]                                                  # (N, H)
         dc = dstate["c"] + dh * o * (1.0 - tanh_c * tanh_c)               # (N, H)
-        da = np.empty((4, *dh.shape), dtype=dh.dtype)                     # (4, N, H) gate-major
+        da = dax_out                                                      # (4, N, H) gate-major
         di, df, dg, do = da                                               # (N, H) each, views of da
         np.multiply(dc * g, i, out=di)
         di *= 1.0 - i                                                     # di * i (1 - i)

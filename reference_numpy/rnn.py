@@ -111,6 +111,8 @@ class Recurrent:
     """
 
     state_names: tuple[str, ...] = ("h",)
+    #: G, the gate blocks of Wx, Wh and b.
+    gates = 1
     #: The parameters a step reads (the input projection's Wx and b are applied outside the loop).
     recurrent_params: tuple[str, ...] = ("Wh",)
 
@@ -119,13 +121,14 @@ class Recurrent:
         self.directions = ("", "_reverse") if bidirectional else ("",)
 
     # -- one step (the cells) -------------------------------------------------
-    def step(self, ax_t, state, P):
-        """``(state_t, cache)`` from ``ax_t = x_t @ Wx + b`` (G, N, H) and ``state_{t-1}``."""
+    def step(self, ax_t, state, P, h_out):
+        """``(state_t, cache)`` from ``ax_t = x_t @ Wx + b`` (G, N, H) and ``state_{t-1}``; the new ``h_t`` is
+        written into ``h_out`` (N, H), the loop's row of every step's state, and is ``state_t["h"]``."""
         raise NotImplementedError
 
-    def step_backward(self, dstate, cache, P):
-        """``(dax_t (G, N, H), dstate_{t-1}, dah_t)``: the gradients of the step's input projection, of
-        the state it read and of its recurrent term ``ah_t`` (gate-major)."""
+    def step_backward(self, dstate, cache, P, dax_out):
+        """``(dax_t (G, N, H), dstate_{t-1}, dah_t)``: the gradients of the step's input projection (written
+        into ``dax_out`` and returned), of the state it read and of its recurrent term ``ah_t`` (gate-major)."""
         raise NotImplementedError
 
     def recurrent_grads(self, h_prev, dax, dah, step_caches):
@@ -155,15 +158,15 @@ class Recurrent:
             ax = ax.reshape(-1, T, N, H).swapaxes(0, 1)                   # (T, G, N, H) view: ax[t] is step t's
             s = {n: np.zeros((N, H), dtype=x.dtype) if state is None else state[f"{n}{d}"]
                  for n in self.state_names}                               # each (N, H)
-            hs, step_caches = [s["h"]], []                                # h_0 .. h_T, each (N, H)
+            hs = np.empty((T + 1, N, H), dtype=x.dtype)                   # h_0 .. h_T; step t writes hs[t+1]
+            hs[0] = s["h"]
+            step_caches = []
             ends = None if last is None else {n: np.zeros((N, H), dtype=x.dtype) for n in self.state_names}
             for t in range(T):
-                s, step_cache = self.step(ax[t], s, P)                    # each (N, H)
-                hs.append(s["h"])
+                s, step_cache = self.step(ax[t], s, P, hs[t + 1])         # each (N, H); s["h"] is hs[t+1]
                 step_caches.append(step_cache)
                 if last is not None:
                     ends = {n: np.where((last == t)[:, None], s[n], ends[n]) for n in s}   # (N, H) each
-            hs = np.stack(hs)                                             # (T+1, N, H)
             out = hs[1:].transpose(1, 0, 2)                               # (N, T, H) view
             outputs.append(out[:, ::-1] if d else out)                    # step t stored at t
             final.update({f"{n}{d}": v for n, v in (s if last is None else ends).items()})
@@ -182,16 +185,17 @@ class Recurrent:
                 dhs = (dhs[:, ::-1] if d else dhs).transpose(1, 0, 2)     # (T, N, H) view, this direction's time
             ds = {n: dfinal[f"{n}{d}"].copy() if last is None else np.zeros_like(dfinal[f"{n}{d}"])
                   for n in self.state_names}                              # each (N, H), ours to overwrite
-            dax, dah = [None] * T, [None] * T                             # each step's (G, N, H)
+            G = self.gates
+            dax = np.empty((G, T, N, H), dtype=hs.dtype)                  # step t writes dax[:, t] (G, N, H)
+            dah = [None] * T                                              # each step's (G', N, H)
             for t in range(T - 1, -1, -1):
                 if last is not None:                                      # dfinal enters at each row's end
                     ds = {n: ds[n] + np.where((last == t)[:, None], dfinal[f"{n}{d}"], 0.0) for n in ds}
                 if doutput is not None:
                     ds["h"] += dhs[t]                                     # (N, H) both paths into h_t
-                dax[t], ds, dah[t] = self.step_backward(ds, step_caches[t], P)
-            same = dah[0] is dax[0]                                       # SimpleRNN, LSTM: dah_t is dax_t
-            G = dax[0].shape[0]
-            dax = np.stack(dax, axis=1).reshape(G, T * N, H)              # (G, T*N, H)
+                dax_t, ds, dah[t] = self.step_backward(ds, step_caches[t], P, dax[:, t])
+            same = dah[0] is dax_t                                        # SimpleRNN, LSTM: dah_t is dax_t
+            dax = dax.reshape(G, T * N, H)                                # (G, T*N, H), a view
             dah = dax if same else np.stack(dah, axis=1).reshape(len(dah[0]), T * N, H)   # (G', T*N, H)
             dP = self.recurrent_grads(hs[:-1].reshape(T * N, H), dax, dah, step_caches)   # gate-major
             if input_grad:
@@ -214,16 +218,15 @@ class SimpleRNN(Recurrent):
         super().__init__(in_features, hidden, bidirectional)
         self.act_forward, self.act_backward = activations.get(activation)
 
-    def step(self, ax_t, state, P):
+    def step(self, ax_t, state, P, h_out):
         h_prev = state["h"]                                               # (N, H)
         a = h_prev @ P["Wh"]                                              # (N, H)
         a += ax_t[0]                                                      # x_t @ Wx + b + h_{t-1} @ Wh
-        h = self.act_forward(a)                                           # (N, H)
+        h = self.act_forward(a, out=h_out)                                # (N, H)
         return {"h": h}, (h_prev, a, h)
 
-    def step_backward(self, dstate, cache, P):
+    def step_backward(self, dstate, cache, P, dax_out):
         h_prev, a, h = cache
-        da = self.act_backward(dstate["h"], a, h)                         # (N, H)
+        da = self.act_backward(dstate["h"], a, h, out=dax_out[0])         # (N, H)
         dh_prev = da @ P["Wh"].T                                          # (N, H)
-        da = da[None]                                                     # (1, N, H): one gate block
-        return da, {"h": dh_prev}, da
+        return dax_out, {"h": dh_prev}, dax_out                           # (1, N, H): one gate block

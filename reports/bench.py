@@ -46,9 +46,13 @@ its slowest thread, so ``--threads 1`` measures the code rather than the schedul
 kept in the process (glibc ``mallopt``, ``keep_freed_memory``; ``--release-freed-memory`` leaves glibc as
 it is), and ``page_faults`` counts the minor page faults of one call (median): fresh pages the call
 touched. NumPy's BLAS is whatever OpenBLAS picked for this CPU (``bench.md`` names its kernels; the
-variable ``OPENBLAS_CORETYPE``, set before the run, overrides the choice, and ``bench.md`` records it: the
-machine these numbers were first taken on sets ``OPENBLAS_CORETYPE=Haswell`` in its environment, where
-OpenBLAS alone picks SkylakeX kernels -- the recurrent nets' NumPy step is 10-25 % slower with Haswell's).
+variables ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``, set before the run, override the choice, and
+``bench.md`` records both). The machine these numbers were first taken on sets ``OPENBLAS_CORETYPE=Haswell``
+and ``OPENBLAS_L2_SIZE`` in its environment (older OpenBLAS builds compute wrong results on its CPU), where the
+current OpenBLAS alone picks SkylakeX kernels: with Haswell's the NumPy SimpleRNN, LSTM and GRU steps are 30
+to 40 % slower. To time NumPy as it runs on such a machine without them, unset both for the
+benchmark command alone (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 -m reports bench``; the tests
+and CI keep the environment as it is) and check the kernels ``bench.md`` names.
 
 Frameworks: ``numpy``, ``torch``, ``keras-tf`` (``keras`` is accepted for it) run in this process.
 ``keras-jax`` and ``keras-torch`` (a Keras backend is fixed per process, ``reports/backends.py``) run in
@@ -557,6 +561,7 @@ def machine() -> dict[str, str]:
             "BLAS libraries": ", ".join(blas) or "unknown",
             # set in the environment, it is not OpenBLAS's own choice of kernels for this CPU (say so)
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "not set (OpenBLAS's own choice)"),
+            "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "not set (OpenBLAS's own)"),
             "python": platform.python_version(),
             "numpy": np.__version__, "torch": torch.__version__}
     if "keras" in sys.modules:
