@@ -12,8 +12,8 @@ expected message under the patch, so each test id proves one bug is caught; ``su
 names the test of the suite that would fail. ``test_check_passes_unmutated`` is the positive
 control: every check used here passes on the real code, so "caught" never means "the check
 always fails". ``reports.harness`` caches results and adapters per (case, framework, dtype): the
-caches are cleared before and after each patched run (``harness.clear_caches``), so a patched
-result or adapter never leaks into another test.
+caches are cleared before and after each patched run, and no result is shared with the other pytest
+processes in between (``harness.isolated``), so a patched result or adapter never leaks into another test.
 
 The list holds the bugs planted by hand when the suite was first tested (issue 9: a Keras
 LSTM gate swap, a dropped forget gate in the NumPy LSTM backward, an untransposed torch
@@ -142,8 +142,8 @@ def keras_lstm_gates_swapped(mp):
 def numpy_lstm_backward_without_forget_gate(mp):
     """``dc_{t-1} = dc`` instead of ``dc * f``."""
     def wrapper(original):
-        def step_backward(self, dstate, cache, P):
-            da, ds, grads = original(self, dstate, cache, P)
+        def step_backward(self, dstate, cache, P, dax_out):
+            da, ds, grads = original(self, dstate, cache, P, dax_out)
             f = cache[3]                                       # (h_prev, c_prev, i, f, g, o, tanh_c)
             return da, ds | {"c": ds["c"] / f}, grads
         return step_backward
@@ -164,8 +164,8 @@ def torch_half_sse_without_half(mp):
 def numpy_reset_before_gru_backward_broken(mp):
     """reset_after=False: the ``d(r h) * r`` term dropped from ``dh_{t-1}``."""
     def wrapper(original):
-        def step_backward(self, dstate, cache, P):
-            dax, ds, grads = original(self, dstate, cache, P)
+        def step_backward(self, dstate, cache, P, dax_out):
+            dax, ds, grads = original(self, dstate, cache, P, dax_out)
             if self.reset_after:
                 return dax, ds, grads
             H, (_, _, z, r, n) = self.hidden, cache                # (h_prev, ah, z, r, n)
@@ -486,10 +486,10 @@ CHECKS = list({m.check.name: m.check for m in MUTATIONS}.values())
 
 @pytest.fixture
 def clean_cache():
-    """Results and adapters computed under a patch must never be reused (nor earlier ones under it)."""
-    harness.clear_caches()
-    yield
-    harness.clear_caches()
+    """Results and adapters computed under a patch must never be reused (nor earlier ones under it), nor
+    shared with the other pytest processes (``harness.isolated``)."""
+    with harness.isolated():
+        yield
 
 
 # Keras notices BCE handed sigmoid outputs under takes_logits_false_for_bce (and unwraps them)
