@@ -4,10 +4,15 @@ queued ahead and are shut down at the end of the session.
 
 Under pytest-xdist (``-n 2``, as ``python -m parity_tests`` runs), the tests that need a Keras-backend
 worker are one unit of work (``pytest_xdist_make_scheduler``), so one pytest process runs them all and
-starts the JAX and torch workers once; the other pytest processes never start one."""
+starts the JAX and torch workers once; the other pytest processes never start one. The pytest processes
+share the case results they compute (``harness.share_results``, a directory of this run), and the parity
+tests of Keras-on-TensorFlow against a worker's backend run last (``pytest_collection_modifyitems``): by
+then the other process has usually computed the Keras-on-TensorFlow side, which costs seconds per case."""
 
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 # One BLAS / OpenMP / TensorFlow thread per process, set before NumPy, torch or TensorFlow is imported
@@ -21,7 +26,12 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_
 import pytest  # noqa: E402
 
 import impl_tf  # noqa: E402, F401  (sets KERAS_BACKEND=tensorflow)
-from reports import backends  # noqa: E402
+from reports import backends, harness  # noqa: E402
+
+#: The run's directory of shared case results: made by the controlling process, inherited by the xdist ones.
+SHARED_RESULTS = "PARITY_TESTS_SHARED_RESULTS"
+if "PYTEST_XDIST_WORKER" in os.environ and os.environ.get(SHARED_RESULTS):
+    harness.share_results(os.environ[SHARED_RESULTS])
 
 #: The xdist scope of the tests that need a Keras-backend worker (``pytest_xdist_make_scheduler``).
 WORKER_GROUP = "keras-backend-workers"
@@ -53,6 +63,30 @@ def pytest_xdist_make_scheduler(config, log):
             return WORKER_GROUP if calls_a_worker(nodeid) else nodeid
 
     return WorkerGroupScheduling(config, log)
+
+
+def pytest_configure(config):
+    if "PYTEST_XDIST_WORKER" not in os.environ and getattr(config.option, "numprocesses", None):
+        os.environ[SHARED_RESULTS] = tempfile.mkdtemp(prefix="parity-results-")
+
+
+def pytest_unconfigure(config):
+    if "PYTEST_XDIST_WORKER" not in os.environ and os.environ.get(SHARED_RESULTS):
+        shutil.rmtree(os.environ.pop(SHARED_RESULTS), ignore_errors=True)
+
+
+def runs_last(item) -> bool:
+    """A parity test of Keras-on-TensorFlow against the JAX or torch worker: it needs the Keras-on-TensorFlow
+    result in the worker group's process too."""
+    pair = getattr(item, "callspec", None) and item.callspec.params.get("pair")
+    return (getattr(item, "originalname", None) == "test_parity" and pair is not None
+            and "keras-tf" in pair and any(backends.is_remote(fw) for fw in pair))
+
+
+def pytest_collection_modifyitems(items):
+    """Move the parity tests of Keras-on-TensorFlow against a worker to the end (the same order in every
+    xdist process, as xdist requires)."""
+    items.sort(key=runs_last)                         # stable: the order is kept within each part
 
 
 def queue_parity_runs(items) -> None:

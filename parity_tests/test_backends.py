@@ -382,3 +382,48 @@ def test_the_tests_that_need_a_worker_are_one_unit_of_work(nodeid, needs):
     from parity_tests.conftest import calls_a_worker
 
     assert calls_a_worker(nodeid) is needs
+
+
+@pytest.mark.parametrize("pair, last", [(("keras-tf", "keras-jax"), True), (("keras-tf", "keras-torch"), True),
+                                        (("numpy", "keras-jax"), False), (("numpy", "keras-tf"), False),
+                                        (("keras-jax", "keras-torch"), False)])
+def test_keras_tf_against_a_worker_runs_last(pair, last):
+    """Those tests need the Keras-on-TensorFlow result in the worker group's process too: run last, they find
+    it shared by the other process (``harness.share_results``) instead of computing it a second time."""
+    from types import SimpleNamespace
+
+    from parity_tests.conftest import runs_last
+
+    item = SimpleNamespace(originalname="test_parity", callspec=SimpleNamespace(params={"pair": pair}))
+    assert runs_last(item) is last
+    assert not runs_last(SimpleNamespace(originalname="test_own_loss", callspec=SimpleNamespace(params={})))
+
+
+@pytest.fixture
+def shared_results(tmp_path):
+    """``harness.share_results(tmp_path)`` for one test, with empty in-process caches; as it was afterwards."""
+    before = harness._shared_dir
+    harness.clear_caches()
+    harness.share_results(tmp_path)
+    yield tmp_path
+    harness.share_results(before)
+    harness.clear_caches()
+
+
+def test_a_shared_result_is_read_back_exactly_and_never_while_isolated(shared_results, monkeypatch):
+    case = "lstm_last_bi_h0_T50_N1_H4"
+    written = harness.run_case(case, "keras-tf", "float32")           # computed here, and written
+    assert [p.name for p in shared_results.iterdir()] == [f"{case}--keras-tf--float32.npz"]
+    harness.clear_caches()                                           # as in another pytest process
+    monkeypatch.setattr(harness, "compute_case", lambda *key: pytest.fail(f"recomputed {key}"))
+    read = harness.run_case(case, "keras", "float32")                # the alias names the same result
+    assert list(read) == list(written)
+    for name in written:
+        assert read[name].dtype == written[name].dtype and np.array_equal(read[name], written[name]), name
+    # a patched framework (test_mutations.py): computed under the patch, neither read nor written
+    monkeypatch.setattr(harness, "compute_case", lambda *key: {"patched": np.zeros(1)})
+    with harness.isolated():
+        assert list(harness.run_case(case, "keras-tf", "float32")) == ["patched"]
+        assert list(harness.run_case(case, "numpy", "float32")) == ["patched"]
+    assert sorted(p.name for p in shared_results.iterdir()) == [f"{case}--keras-tf--float32.npz"]
+    assert list(harness.run_case(case, "keras-tf", "float32")) == list(written)   # the cache cleared on exit

@@ -27,7 +27,7 @@ def test_report_writes_parity_table(tmp_path, capsys):
 
 def test_report_exits_nonzero_when_a_row_fails(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(harness.TOLERANCE, "float64", -1.0)     # nothing can pass
-    harness.run_case.cache_clear()
+    harness.clear_caches()
     assert cli.main(["--out", str(tmp_path), "--cases", "linear_regression", "--dtypes", "float64",
                      "--skip-training"]) == 1
     parity = pd.read_csv(tmp_path / "parity.csv")

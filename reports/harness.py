@@ -55,11 +55,14 @@ returns 0); any quantity of ordinary size has a relative error < 1e-30 from it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import itertools
+import os
 from dataclasses import asdict, dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -224,17 +227,54 @@ def runnable_spec(spec, framework: str):
     return dataclasses.replace(spec, batch_norm=dataclasses.replace(bn, **own)) if own else spec
 
 
-@cache
 def run_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
     """``quantities`` of one case in one framework (cached: each runs once per session): computed here,
     or for a Keras backend this process does not run, by that backend's worker (``compute_case``
-    there, one call per case; ``prefetch`` queues them ahead)."""
+    there, one call per case; ``prefetch`` queues them ahead). With ``share_results`` on, a result that
+    another process of the same test run has computed is read, and one computed here is written for
+    the others."""
     framework = backends.ALIASES.get(framework, framework)
     if framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}; expected one of {', '.join(FRAMEWORKS)}")
     if backends.is_remote(framework):
-        return backends.case_result(case_name, framework, dtype)
-    return compute_case(case_name, framework, dtype)
+        return _worker_result(case_name, framework, dtype)
+    return _local_result(case_name, framework, dtype)
+
+
+@cache
+def _worker_result(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
+    """A worker's result, kept for the whole session (``clear_caches`` keeps it: a patch in this process never
+    reaches the worker's code)."""
+    return backends.case_result(case_name, framework, dtype)
+
+
+@cache
+def _local_result(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
+    path = None if _shared_dir is None or _isolated else _shared_dir / f"{case_name}--{framework}--{dtype}.npz"
+    if path is not None and path.exists():
+        with np.load(path) as saved:
+            return {name: saved[name] for name in saved.files}
+    result = compute_case(case_name, framework, dtype)
+    if path is not None:
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
+        np.savez(partial, **result)
+        partial.replace(path)                       # whole or absent: another process never reads half a file
+    return result
+
+
+#: The directory that the processes of one test run share computed case results through (``share_results``).
+_shared_dir: Path | None = None
+#: Inside ``isolated()``: no shared result is read or written.
+_isolated = 0
+
+
+def share_results(directory) -> None:
+    """Read and write ``run_case``'s results in ``directory`` (None: stop): the pytest processes of one run
+    (``parity_tests/conftest.py``, under pytest-xdist) compute each case in each in-process framework once
+    between them -- the Keras-on-TensorFlow ones cost seconds -- instead of once per process. A result is
+    the same arrays the reading process would compute (the same code on the same case), stored losslessly."""
+    global _shared_dir
+    _shared_dir = None if directory is None else Path(directory)
 
 
 def prefetch(runs) -> None:
@@ -259,11 +299,25 @@ def _case_adapter(case_name: str, framework: str, dtype: str):
 
 
 def clear_caches() -> None:
-    """Forget every cached case result (``run_case``) and case adapter (``case_adapter``): for code that
-    patches the frameworks (``parity_tests/test_mutations.py``), whose results and adapters must not be
-    reused, nor earlier ones under the patch."""
-    run_case.cache_clear()
+    """Forget every case result (``run_case``) and case adapter (``case_adapter``) computed in this process
+    (the workers' results stay: nothing here can change them)."""
+    _local_result.cache_clear()
     _case_adapter.cache_clear()
+
+
+@contextlib.contextmanager
+def isolated():
+    """For code that patches the frameworks (``parity_tests/test_mutations.py``): results and adapters
+    computed before or under the patch are never reused (every cache is cleared on entry and on exit), and
+    no result is read from or written to the other processes in between (``share_results``)."""
+    global _isolated
+    clear_caches()
+    _isolated += 1
+    try:
+        yield
+    finally:
+        _isolated -= 1
+        clear_caches()
 
 
 def compute_case(case_name: str, framework: str, dtype: str) -> dict[str, np.ndarray]:
