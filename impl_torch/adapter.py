@@ -41,6 +41,9 @@ class TorchAdapter(Adapter):
         self.model = model_class(self.spec)(self.spec, dtype=TORCH_DTYPES[self.dtype.name])
         weights.load_canonical(self.model, self.spec, params)
         self.names = [name for name, _ in self.model.named_parameters()]
+        # the parameter tensors themselves, detached (weights.py assigns values in place, never new tensors):
+        # the divergence check reads them at every step without walking the module tree
+        self._detached = [p.detach() for p in self.model.parameters()]
         self._saved = None           # train_step's copy of the parameters before a step (_snapshot)
         self.model.eval()            # an nn.Module starts in training mode; the adapter in inference (Adapter.train)
 
@@ -131,22 +134,20 @@ class TorchAdapter(Adapter):
 
     def _snapshot(self):
         # one fused copy into buffers kept from step to step (no allocation per step)
-        params = [p.detach() for p in self.model.parameters()]
         if self._saved is None:
-            self._saved = [torch.empty_like(p) for p in params]
-        torch._foreach_copy_(self._saved, params)
+            self._saved = [torch.empty_like(p) for p in self._detached]
+        torch._foreach_copy_(self._saved, self._detached)
         return self._saved
 
     def _restore(self, snapshot):
-        with torch.no_grad():
-            torch._foreach_copy_(list(self.model.parameters()), snapshot)
+        torch._foreach_copy_(self._detached, snapshot)
 
     def _params_finite(self):
         # A sum is finite only if every entry is (a NaN or an inf propagates), so one sum per parameter
         # settles the usual case; a non-finite sum may still be an overflow of finite entries, and then
         # each parameter's max and min decide (a NaN propagates through both).
-        params = [p.detach() for p in self.model.parameters()]
-        if math.isfinite(sum(float(p.sum()) for p in params)):
+        params = self._detached
+        if math.isfinite(float(torch.stack([p.sum() for p in params]).sum())):
             return True
         return bool(torch.isfinite(torch.stack([p.amax() for p in params] + [p.amin() for p in params])).all())
 
