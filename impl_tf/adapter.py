@@ -11,6 +11,7 @@ input, the given initial states and every variable, in one backward pass.
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -65,64 +66,79 @@ class KerasAdapter(Adapter):
         self.engine.build(self.model, self.spec, params)
         self.variables = weights.variables(self.model, self.spec)
         weights.load_buffers(self.model, self.spec, init_buffers(self.spec, None, self.dtype))   # 0 and 1, as torch
+        self._make_fns()
+
+    def _make_fns(self):
+        """The functions of the model the engine runs, made once -- and again when the mode changes, which a
+        compiled program reads when it is traced. The same function objects at every call, the data as
+        arguments: the JAX engine keeps one compiled program per function (``engine_jax._PROGRAMS``)."""
+        m, names = self.model, tuple(getattr(self.spec, "state_shapes", dict)())
+
+        def states(values):                       # the initial-state tensors -> the model's dict (or None)
+            return dict(zip(names, values, strict=True)) if values else None
+
+        self.fns = SimpleNamespace(
+            forward=lambda x_t, s_t: m(x_t, s_t),
+            final_state=lambda x_t, s_t: m.run(x_t, s_t)[1],
+            loss=lambda x_t, *rest: m.objective(x_t, rest[-1], states(rest[:-1])),   # rest: states, target
+            output=lambda x_t, *s: m(x_t, states(s)),
+            s2s_forward=lambda src, tgt: m(src, tgt),
+            s2s_attention=lambda src, tgt: m.run(src, tgt)[1],
+            s2s_loss=lambda src, tgt: m.objective(src, tgt),
+            s2s_output=lambda src, tgt: m(src, tgt))
 
     def _state(self, state):
         return None if state is None else {n: self.engine.tensor(a) for n, a in state.items()}
 
+    def _evaluate(self, fn, *arrays):
+        return self.engine.evaluate(fn, *arrays, variables=self.model.variables)
+
     def _forward(self, x, initial_state):
-        return self.engine.evaluate(self.model, self.engine.tensor(x), self._state(initial_state))
+        return self._evaluate(self.fns.forward, self.engine.tensor(x), self._state(initial_state))
 
     def _final_state(self, x, initial_state):
-        return self.engine.evaluate(lambda x_t, s_t: self.model.run(x_t, s_t)[1], self.engine.tensor(x),
-                                    self._state(initial_state))
+        return self._evaluate(self.fns.final_state, self.engine.tensor(x), self._state(initial_state))
 
-    def _grads(self, fn, x, initial_state, upstream=None):
-        """``fn(x_t, s_t)`` (the loss or the output) and its gradients with respect to the input,
-        the given initial states and every variable (of ``sum(upstream * y)`` for an upstream)."""
-        s_t = self._state(initial_state)
-        names = list(s_t or {})
-
-        def of_inputs(x_t, *states):
-            return fn(x_t, None if s_t is None else dict(zip(names, states)))
-
-        y, (gx, *gs), gp = self.engine.gradients(of_inputs, [self.engine.tensor(x), *(s_t or {}).values()],
-                                                 self.variables, upstream)
-        return y, gx, weights.to_canonical(self.spec, self.model, gp, kind="grads"), dict(zip(names, gs))
+    def _grads(self, fn, x, initial_state, upstream=None, constants=()):
+        """``fn(x_t, *states, *constants)`` (the loss or the output) and its gradients with respect to the
+        input, the given initial states and every variable (of ``sum(upstream * y)`` for an upstream)."""
+        s_t = self._state(initial_state) or {}
+        y, (gx, *gs), gp = self.engine.gradients(fn, [self.engine.tensor(x), *s_t.values()], self.variables,
+                                                 upstream, constants, context=self.model.variables)
+        return y, gx, weights.to_canonical(self.spec, self.model, gp, kind="grads"), dict(zip(s_t, gs))
 
     def _loss_and_grads(self, x, target, initial_state):
-        d_t = self.engine.tensor(target)
-        loss, *grads = self._grads(lambda x_t, s_t: self.model.objective(x_t, d_t, s_t), x, initial_state)
+        loss, *grads = self._grads(self.fns.loss, x, initial_state, constants=[self.engine.tensor(target)])
         return Gradients(float(loss), *grads)
 
     def _vjp(self, x, upstream, initial_state):
-        _, *grads = self._grads(self.model, x, initial_state, upstream)
+        _, *grads = self._grads(self.fns.output, x, initial_state, upstream)
         return Gradients(None, *grads)
 
     # -- seq2seq: token ids in (no input gradient), teacher-forced logits out -----------------
     def _s2s_forward(self, src, tgt):
-        return self.engine.evaluate(self.model, self.engine.tensor(src), self.engine.tensor(tgt))
+        return self._evaluate(self.fns.s2s_forward, self.engine.tensor(src), self.engine.tensor(tgt))
 
     def _s2s_attention(self, src, tgt):
-        return self.engine.evaluate(lambda s, t: self.model.run(s, t)[1], self.engine.tensor(src),
-                                    self.engine.tensor(tgt))
+        return self._evaluate(self.fns.s2s_attention, self.engine.tensor(src), self.engine.tensor(tgt))
 
-    def _s2s_grads(self, fn, upstream=None):
-        """``fn()`` and its gradients with respect to every variable (none for the int ids)."""
-        y, _, gp = self.engine.gradients(fn, [], self.variables, upstream)
+    def _s2s_grads(self, fn, src, tgt, upstream=None):
+        """``fn(src, tgt)`` and its gradients with respect to every variable (none for the int ids)."""
+        y, _, gp = self.engine.gradients(fn, [], self.variables, upstream,
+                                         [self.engine.tensor(src), self.engine.tensor(tgt)],
+                                         context=self.model.variables)
         return y, weights.to_canonical(self.spec, self.model, gp, kind="grads")
 
     def _s2s_loss_and_grads(self, src, tgt):
-        s_t, t_t = self.engine.tensor(src), self.engine.tensor(tgt)
-        loss, grads = self._s2s_grads(lambda: self.model.objective(s_t, t_t))
+        loss, grads = self._s2s_grads(self.fns.s2s_loss, src, tgt)
         return Gradients(float(loss), None, grads)
 
     def _s2s_vjp(self, src, tgt, upstream):
-        s_t, t_t = self.engine.tensor(src), self.engine.tensor(tgt)
-        _, grads = self._s2s_grads(lambda: self.model(s_t, t_t), upstream)
+        _, grads = self._s2s_grads(self.fns.s2s_output, src, tgt, upstream)
         return Gradients(None, None, grads)
 
     def _s2s_generate(self, src, max_len):
-        return self.engine.evaluate(lambda s: self.model.generate(s, max_len), self.engine.tensor(src))
+        return self._evaluate(lambda s: self.model.generate(s, max_len), self.engine.tensor(src))
 
     def _get_params(self):
         return weights.read_canonical(self.model, self.spec)
@@ -136,6 +152,7 @@ class KerasAdapter(Adapter):
             self.model.train_mode = training
             self.model.set_dropout_masks(masks)
             self.compiled = None           # the compiled step was traced with the old mode and masks
+            self._make_fns()               # and so were the JAX engine's programs of the old functions
 
     def _buffers(self):
         return weights.read_buffers(self.model, self.spec)
@@ -180,7 +197,8 @@ class KerasAdapter(Adapter):
             loss, self.finite, self.before = self.compiled(x, target)
             return float(loss)
         inputs = [self.engine.tensor(x), self.engine.tensor(target)]
-        return self.engine.train_step(self.model.objective, inputs, self.variables, self.optimizer)
+        loss_fn = self.fns.s2s_loss if self.seq2seq else self.fns.loss
+        return self.engine.train_step(loss_fn, inputs, self.variables, self.optimizer, context=self.model.variables)
 
     def _compiled_loop(self) -> bool:
         return (self.loop or self.step_loop) == "compiled"

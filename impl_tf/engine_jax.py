@@ -18,9 +18,13 @@ assigned afterwards: the same side effect as on the eager backends.
 Each call is ONE ``jax.jit``-compiled program (forward and backward together). Eager JAX would
 compile every op separately -- an XLA compilation per (primitive, shape, dtype), 20 .. 70 ms each
 on this machine, hundreds per model -- which made a case cost seconds; one program per call costs
-one compilation. For the same reason ``build`` creates the variables under ``jax.eval_shape``
-(shapes only: the random initializers are traced, not compiled) before the canonical values are
-assigned.
+one compilation. The most recently used programs are kept with their functions (``_PROGRAMS``): the
+adapter passes the same function objects at every call (``KerasAdapter.fns``) and everything else as
+arguments -- the data, the targets (``constants``), the values of every variable the function reads
+(``variables`` / ``context``) -- so the second call of ``forward`` or ``loss_and_grads`` runs the
+compiled program instead of tracing and compiling again. For the same reason ``build`` creates the
+variables under ``jax.eval_shape`` (shapes only: the random initializers are traced, not compiled)
+before the canonical values are assigned.
 
 The training step uses the optimizer's stateless API: ``optimizer.stateless_apply(optimizer_values,
 grads, variable_values)`` returns the new values, compiled together with the gradient into one
@@ -35,6 +39,7 @@ float64 needs ``JAX_ENABLE_X64=true`` before jax is first imported (``impl_tf/__
 
 from __future__ import annotations
 
+import collections
 import weakref
 
 import jax
@@ -101,8 +106,7 @@ def _stateless(fn, variables):
     def pure(values, inputs):
         with _Scope(list(zip(variables, values))) as scope:
             out = fn(*inputs)
-        differentiated = {id(v) for v in variables}
-        assigned[:] = [v for i, v in scope.assigned.items() if i not in differentiated]
+        assigned[:] = list(scope.assigned.values())
         return out, [scope.get_current_value(v) for v in assigned]
 
     return pure, assigned
@@ -113,31 +117,73 @@ def _apply(assigned, values) -> None:
         variable.assign(value)
 
 
-def evaluate(fn, *args):
-    """``fn(*args)`` as one compiled program (assignments inside it applied after it); eagerly when ``fn``
-    branches on values, which a compiled program cannot (greedy decoding stops once every row has
-    emitted ``eos``: ``if bool(ops.all(finished))``)."""
-    pure, assigned = _stateless(fn, [])
+#: The programs kept for reuse, most recently used last: ``(id(fn), kind, variables) -> (weakref to fn, program)``,
+#: at most ``KEEP_PROGRAMS`` of them. A compiled XLA CPU program holds its machine code in memory maps of its
+#: own: keeping one per function for every adapter a long-lived process has made (the parity worker keeps an
+#: adapter per case) ran out of them -- "LLVM compilation error: Cannot allocate memory", then a segfault.
+_PROGRAMS: collections.OrderedDict = collections.OrderedDict()
+KEEP_PROGRAMS = 32
+
+
+def _program(fn, kind: str, variables, make):
+    """The compiled program of ``fn`` (``make()`` the first time, and again once it has been dropped). Every
+    variable ``fn`` reads is an input of the program, not a constant baked into it, so a kept program runs
+    on the variables' current values; what ``fn`` reads from Python attributes (a model's mode) is fixed
+    when it is traced -- a caller that changes one makes new functions."""
+    key = (id(fn), kind, *map(id, variables))
+    entry = _PROGRAMS.get(key)
+    if entry is None or entry[0]() is not fn:           # new, or a dead function's id reused
+        entry = _PROGRAMS[key] = (weakref.ref(fn), make())
+    _PROGRAMS.move_to_end(key)
+    while len(_PROGRAMS) > KEEP_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+    return entry[1]
+
+
+def evaluate(fn, *args, variables=()):
+    """``fn(*args)`` as one compiled program, reused for the same ``fn`` (assignments inside it applied after
+    it; ``variables``: every variable ``fn`` reads); eagerly when ``fn`` branches on values, which a compiled
+    program cannot (greedy decoding stops once every row has emitted ``eos``: ``if bool(ops.all(finished))``)."""
+    variables = list(variables)
+
+    def make():
+        pure, assigned = _stateless(fn, variables)
+        return jax.jit(pure), (pure, assigned)
+
+    program, (pure, assigned) = _program(fn, "evaluate", variables, make)
+    values = [v.value for v in variables]
     try:
-        out, updates = jax.jit(lambda *a: pure([], a))(*args)
+        out, updates = program(values, list(args))
     except jax.errors.ConcretizationTypeError:
-        out, updates = pure([], args)
+        out, updates = pure(values, list(args))
     _apply(assigned, updates)
     return to_numpy(out)
 
 
-def gradients(fn, inputs, variables, upstream=None):
-    """``(y, input_grads, variable_grads)`` as NumPy (``engine_tf.py``), as ONE compiled program."""
-    pure, assigned = _stateless(fn, variables)
+def gradients(fn, inputs, variables, upstream=None, constants=(), context=()):
+    """``(y, input_grads, variable_grads)`` as NumPy (``engine_tf.py``), as ONE compiled program, reused for
+    the same ``fn``; ``context``: the other variables ``fn`` reads (not differentiated)."""
+    variables = list(variables)
+    context = [v for v in context if all(v is not w for w in variables)]
 
-    @jax.jit
-    def value_and_pullback(values, inputs, upstream):
-        y, pullback, updates = jax.vjp(pure, values, inputs, has_aux=True)
-        d_values, d_inputs = pullback(jnp.ones_like(y) if upstream is None else upstream.astype(y.dtype))
-        return y, d_inputs, d_values, updates
+    def make():
+        pure, assigned = _stateless(fn, [*variables, *context])
 
-    y, d_inputs, d_values, updates = value_and_pullback([v.value for v in variables], list(inputs),
-                                                        None if upstream is None else jnp.asarray(upstream))
+        @jax.jit
+        def value_and_pullback(values, context_values, inputs, constants, upstream):
+            def of(values, inputs):
+                return pure([*values, *context_values], [*inputs, *constants])
+
+            y, pullback, updates = jax.vjp(of, values, inputs, has_aux=True)
+            d_values, d_inputs = pullback(jnp.ones_like(y) if upstream is None else upstream.astype(y.dtype))
+            return y, d_inputs, d_values, updates
+
+        return value_and_pullback, assigned
+
+    program, assigned = _program(fn, "gradients", [*variables, *context], make)
+    y, d_inputs, d_values, updates = program([v.value for v in variables], [v.value for v in context],
+                                             list(inputs), list(constants),
+                                             None if upstream is None else jnp.asarray(upstream))
     _apply(assigned, updates)
     return np.asarray(y), [np.asarray(g) for g in d_inputs], [np.asarray(g) for g in d_values]
 
@@ -146,23 +192,29 @@ def gradients(fn, inputs, variables, upstream=None):
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def train_step(loss_fn, inputs, variables, optimizer) -> float:
-    """One step of ``optimizer`` on the gradient of ``loss_fn(*inputs)``; the loss before it.
-    ``loss_fn`` should be the same object at every step (a bound method such as ``model.objective``)
+def train_step(loss_fn, inputs, variables, optimizer, context=()) -> float:
+    """One step of ``optimizer`` on the gradient of ``loss_fn(*inputs)``; the loss before it. ``context``: the
+    other variables ``loss_fn`` reads (batch norm's running statistics, which a training-mode step also
+    updates), inputs of the compiled step like the parameters, not constants baked into it. ``loss_fn``
+    should be the same object at every step (the adapter's ``fns.loss``, made again when the mode changes)
     so that the compiled step is reused."""
-    steps = _STEPS.setdefault(optimizer, {})
+    context = [v for v in context if all(v is not w for w in variables)]
+    steps = _STEPS.setdefault(optimizer, weakref.WeakKeyDictionary())
     if loss_fn not in steps:
-        pure, assigned = _stateless(loss_fn, variables)
+        pure, assigned = _stateless(loss_fn, [*variables, *context])
 
         @jax.jit
-        def step(values, optimizer_values, inputs):
-            (loss, updates), grads = jax.value_and_grad(pure, has_aux=True)(values, inputs)
+        def step(values, context_values, optimizer_values, inputs):
+            def loss_of(values):
+                return pure([*values, *context_values], inputs)
+
+            (loss, updates), grads = jax.value_and_grad(loss_of, has_aux=True)(values)
             new_values, new_optimizer_values = optimizer.stateless_apply(optimizer_values, grads, values)
             return loss, new_values, new_optimizer_values, updates
 
         steps[loss_fn] = step, assigned
     step, assigned = steps[loss_fn]
-    loss, values, optimizer_values, updates = step([v.value for v in variables],
+    loss, values, optimizer_values, updates = step([v.value for v in variables], [v.value for v in context],
                                                    [v.value for v in optimizer.variables], list(inputs))
     _apply(assigned, updates)
     for variable, value in zip(variables, values, strict=True):

@@ -3,21 +3,28 @@
 One of three engines with the same functions (``engine_jax.py``, ``engine_torch.py``); the
 models themselves (``keras.layers`` / ``keras.ops`` only) are the same on every backend, and
 ``impl_tf.engine()`` picks the engine of the running backend. Every function is generic: it
-differentiates any function ``fn(*inputs)`` of the model's Keras variables and of float input
-tensors (targets, token ids and other constants are closed over by ``fn``)::
+differentiates any function ``fn(*inputs, *constants)`` of the model's Keras variables and of float
+input tensors; targets, token ids and other constants come in as ``constants``, so that a function
+object can be reused from call to call (the JAX engine keeps a compiled program per function)::
 
     tensor(a)                        NumPy array -> backend tensor, same dtype
     to_numpy(t)                      backend value (or a nest of them) -> NumPy
-    evaluate(fn, *args)              fn(*args) without recording gradients, as NumPy
-    gradients(fn, inputs, variables, upstream=None)
-                                     (y, [dy/d input], [dy/d variable]) as NumPy, for y = fn(*inputs):
-                                     the gradient of y (a scalar loss) when ``upstream`` is None,
-                                     else of sum(upstream * y) (a vector-Jacobian product); zeros
-                                     for a variable or input y does not use
+    evaluate(fn, *args, variables=())
+                                     fn(*args) without recording gradients, as NumPy (``variables``:
+                                     every variable fn reads, which the JAX engine passes to its
+                                     compiled program)
+    gradients(fn, inputs, variables, upstream=None, constants=(), context=())
+                                     (y, [dy/d input], [dy/d variable]) as NumPy, for
+                                     y = fn(*inputs, *constants): the gradient of y (a scalar loss)
+                                     when ``upstream`` is None, else of sum(upstream * y) (a
+                                     vector-Jacobian product); zeros for a variable or input y does
+                                     not use; ``constants`` (targets, token ids) and ``context`` (the
+                                     other variables fn reads) are not differentiated
     build(model, spec, params)       create the model's variables and assign the canonical parameters
-    train_step(loss_fn, inputs, variables, optimizer)
+    train_step(loss_fn, inputs, variables, optimizer, context=())
                                      one step of a built Keras optimizer on the gradient of
                                      loss_fn(*inputs) with respect to the variables; the loss before it
+                                     (``context``: the other variables loss_fn reads)
 
 Here: a tape watches the inputs (variables are watched by default) and
 ``tape.gradient(y, [*inputs, *variables], output_gradients=upstream)`` gives both kinds of
@@ -53,16 +60,16 @@ def to_numpy(value):
     return keras.tree.map_structure(lambda t: np.asarray(t), value)
 
 
-def evaluate(fn, *args):
+def evaluate(fn, *args, variables=()):
     return to_numpy(fn(*args))
 
 
-def gradients(fn, inputs, variables, upstream=None):
+def gradients(fn, inputs, variables, upstream=None, constants=(), context=()):
     """``(y, input_grads, variable_grads)`` as NumPy (module docstring)."""
     inputs = list(inputs)
     with tf.GradientTape() as tape:
         tape.watch(inputs)
-        y = fn(*inputs)
+        y = fn(*inputs, *constants)
     grads = tape.gradient(y, [*inputs, *variables],
                           output_gradients=None if upstream is None else tf.constant(upstream),
                           unconnected_gradients=tf.UnconnectedGradients.ZERO)    # unused: zeros, as on JAX
@@ -82,7 +89,7 @@ def dense_gradients(grads) -> list:
     return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
 
 
-def train_step(loss_fn, inputs, variables, optimizer) -> float:
+def train_step(loss_fn, inputs, variables, optimizer, context=()) -> float:
     with tf.GradientTape() as tape:
         loss = loss_fn(*inputs)
     optimizer.apply_gradients(zip(dense_gradients(tape.gradient(loss, variables)), variables))

@@ -45,15 +45,15 @@ def to_numpy(value):
                                     value)
 
 
-def evaluate(fn, *args):
+def evaluate(fn, *args, variables=()):
     with torch.no_grad():
         return to_numpy(fn(*args))
 
 
-def gradients(fn, inputs, variables, upstream=None):
+def gradients(fn, inputs, variables, upstream=None, constants=(), context=()):
     """``(y, input_grads, variable_grads)`` as NumPy (``engine_tf.py``)."""
     inputs = [t.detach().requires_grad_() for t in inputs]            # leaves that record their gradient
-    y = fn(*inputs)
+    y = fn(*inputs, *constants)
     grads = torch.autograd.grad(y, [*inputs, *(v.value for v in variables)],
                                 grad_outputs=None if upstream is None else torch.as_tensor(upstream, dtype=y.dtype),
                                 materialize_grads=True)                  # unused: zeros, as on JAX
@@ -61,7 +61,7 @@ def gradients(fn, inputs, variables, upstream=None):
     return to_numpy(y), grads[:len(inputs)], grads[len(inputs):]
 
 
-def train_step(loss_fn, inputs, variables, optimizer) -> float:
+def train_step(loss_fn, inputs, variables, optimizer, context=()) -> float:
     loss = loss_fn(*inputs)
     grads = torch.autograd.grad(loss, [v.value for v in variables])
     optimizer.apply_gradients(zip(grads, variables))

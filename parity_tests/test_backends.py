@@ -103,6 +103,29 @@ def variables_only_gradient(name: str) -> tuple[float, float]:
     return abs(float(value) - float(np.sum(W * W))), float(np.max(np.abs(grads[0] - 2 * W))) + len(inputs)
 
 
+def program_reuse_probe() -> dict:
+    """In the JAX worker: how often the engine traces a kept function, and how many programs it keeps."""
+    from impl_tf import engine_jax
+
+    case = CASES_BY_NAME["mlp_tanh_mse"]
+    adapter = harness.make_adapter("keras-jax", case.spec, case.params())
+    x, target, _ = case.batch_data()
+    traced = []
+
+    def forward(x_t, s_t):                                 # runs in Python only when it is traced
+        traced.append(x_t.shape)
+        return adapter.model(x_t, s_t)
+
+    adapter.fns.forward = forward
+    first, second = adapter.forward(x), adapter.forward(x)
+    adapter.forward(x[:1])                                 # a new input shape: traced again
+    same = bool(np.array_equal(first, second))
+    for k in range(engine_jax.KEEP_PROGRAMS + 8):          # more functions than are kept
+        engine_jax.evaluate(lambda v, k=k: v * k, np.ones(2))
+    return {"traces": len(traced), "same": same, "kept": len(engine_jax._PROGRAMS),
+            "limit": engine_jax.KEEP_PROGRAMS}
+
+
 class Unrebuildable(Exception):
     """Like JAX's tracer errors: pickles, but its class cannot be rebuilt from its args."""
 
@@ -427,3 +450,72 @@ def test_a_shared_result_is_read_back_exactly_and_never_while_isolated(shared_re
         assert list(harness.run_case(case, "numpy", "float32")) == ["patched"]
     assert sorted(p.name for p in shared_results.iterdir()) == [f"{case}--keras-tf--float32.npz"]
     assert list(harness.run_case(case, "keras-tf", "float32")) == list(written)   # the cache cleared on exit
+
+
+# -- kept programs see every change (the JAX engine keeps one compiled program per function) -------------
+
+def _same_results(a, b, x, target) -> None:
+    """``forward`` and ``loss_and_grads`` of two adapters in the same state agree bit for bit."""
+    assert np.array_equal(a.forward(x), b.forward(x)), "forward"
+    ga, gb = a.loss_and_grads(x, target), b.loss_and_grads(x, target)
+    assert ga.loss == gb.loss, "loss"
+    for name in ga.grads:
+        assert np.array_equal(ga.grads[name], gb.grads[name]), f"grad:{name}"
+
+
+@pytest.mark.parametrize("case_name", ["mlp_bn_train_biased_keras_defaults", "mlp_dropout_l1_train"])
+@pytest.mark.parametrize("framework", harness.FRAMEWORKS)
+def test_an_adapter_follows_every_change_after_its_first_calls(framework, case_name):
+    """A program compiled at an earlier call and kept (``engine_jax._PROGRAMS``, the compiled steps) must see
+    every later change: new parameters, new buffers, a new mode and dropout masks, optimizer steps. After
+    each change, ``forward`` and ``loss_and_grads`` equal those of a fresh adapter built in the same state,
+    bit for bit; after two training-mode steps the parameters and batch norm's running statistics equal
+    NumPy's (float64, 1e-12 relative: the same convention, a handful of products). A program that kept
+    old parameters, statistics or mode fails here (the JAX step, before the statistics were inputs of
+    its program, carried the first step's statistics into the second)."""
+    case = CASES_BY_NAME[case_name]
+    spec = harness.runnable_spec(case.spec, framework)
+    x, target, _ = case.batch_data("float64")
+    masks = case.dropout_masks()
+
+    def fresh(params, buffers, training):
+        b = harness.make_adapter(framework, spec, params, "float64")
+        b.set_buffers(buffers)
+        b.train(masks) if training else b.eval()
+        return b
+
+    a = harness.make_adapter(framework, spec, case.params("float64"), "float64")
+    _same_results(a, fresh(case.params("float64"), a.buffers(), False), x, target)
+    a.set_buffers(case.buffers("float64"))
+    _same_results(a, fresh(case.params("float64"), case.buffers("float64"), False), x, target)
+    a.set_optimizer(OptimizerSpec("sgd", lr=0.25))
+    a.train_step(x, target)                                               # new parameters
+    _same_results(a, fresh(a.get_params(), a.buffers(), False), x, target)
+    a.train(masks)
+    _same_results(a, fresh(a.get_params(), a.buffers(), True), x, target)   # (training mode: updates both)
+    start = a.get_params(), a.buffers()
+    for _ in range(2):
+        a.train_step(x, target)
+    if framework != "numpy":                                              # the same two steps in NumPy
+        numpy = harness.make_adapter("numpy", spec, start[0])
+        numpy.set_buffers(start[1])
+        numpy.train(masks)
+        numpy.set_optimizer(OptimizerSpec("sgd", lr=0.25))
+        for _ in range(2):
+            numpy.train_step(x, target)
+        for kind, got, want in (("param", a.get_params(), numpy.get_params()),
+                                ("buffer", a.buffers(), numpy.buffers())):
+            for name in want:
+                assert harness.relative_error(got[name], want[name])[1] <= 1e-12, f"{kind} {name} after two steps"
+    a.eval()
+    _same_results(a, fresh(a.get_params(), a.buffers(), False), x, target)
+
+
+def test_the_jax_engine_reuses_a_kept_program_and_keeps_only_the_latest():
+    """A second ``forward`` with the same input shape runs the kept program (no second trace); the engine
+    keeps at most ``KEEP_PROGRAMS`` programs (keeping one per function for every adapter of a long-lived
+    worker exhausted XLA's memory maps: "LLVM compilation error: Cannot allocate memory", a segfault)."""
+    got = backends.call("jax", program_reuse_probe)
+    assert got["same"]
+    assert got["traces"] == 2                              # the first call and the new shape
+    assert got["kept"] == got["limit"]
