@@ -44,7 +44,9 @@ FIGURES = {  # file name -> (what, caption)
                       ("Milliseconds per loss + gradients call, float64: the fastest of the repeated calls "
                        "(on a shared machine the minimum is the stable number; the table also has the median), "
                        "median over the family's cases. The batches are small (1-16), so this is per-call "
-                       "overhead (eager Keras, autograd, NumPy), not throughput.")),
+                       "overhead (Keras eager on TensorFlow and torch, a kept compiled program on JAX, torch "
+                       "autograd, NumPy; the Keras JAX and torch calls include the worker's round trip), not "
+                       "throughput.")),
 }
 
 
@@ -686,7 +688,8 @@ def write_markdown(path: Path, r: Report) -> Path:
         sections.append(((f"SGD trajectory parity ({steps} steps, lr 0.125; recurrent tasks with global-norm "
                           "clipping, each framework against NumPy with its own clip eps)"), r.trajectories))
     sections.append((("Speed (ms per loss + gradients: median and minimum, float64; batches of 1-16, so this is "
-                      "per-call overhead -- eager Keras, autograd, NumPy -- not throughput)"), r.speed))
+                      "per-call overhead -- Keras eager on TensorFlow and torch, a kept compiled program on JAX, "
+                      "torch autograd, NumPy -- not throughput)"), r.speed))
     if not r.bench.empty:
         sections.append(("Benchmark: float32 training step, ratio to a plain torch step (bench.md has every row)",
                          bench_ratios(r.bench, "train_step")))
