@@ -71,7 +71,8 @@ class KerasAdapter(Adapter):
     def _make_fns(self):
         """The functions of the model the engine runs, made once -- and again when the mode changes, which a
         compiled program reads when it is traced. The same function objects at every call, the data as
-        arguments: the JAX engine keeps one compiled program per function (``engine_jax._PROGRAMS``)."""
+        arguments: the JAX engine keeps the compiled programs of the functions it ran last
+        (``engine_jax._PROGRAMS``)."""
         m, names = self.model, tuple(getattr(self.spec, "state_shapes", dict)())
 
         def states(values):                       # the initial-state tensors -> the model's dict (or None)
@@ -84,8 +85,7 @@ class KerasAdapter(Adapter):
             output=lambda x_t, *s: m(x_t, states(s)),
             s2s_forward=lambda src, tgt: m(src, tgt),
             s2s_attention=lambda src, tgt: m.run(src, tgt)[1],
-            s2s_loss=lambda src, tgt: m.objective(src, tgt),
-            s2s_output=lambda src, tgt: m(src, tgt))
+            s2s_loss=lambda src, tgt: m.objective(src, tgt))
 
     def _state(self, state):
         return None if state is None else {n: self.engine.tensor(a) for n, a in state.items()}
@@ -134,7 +134,7 @@ class KerasAdapter(Adapter):
         return Gradients(float(loss), None, grads)
 
     def _s2s_vjp(self, src, tgt, upstream):
-        _, grads = self._s2s_grads(self.fns.s2s_output, src, tgt, upstream)
+        _, grads = self._s2s_grads(self.fns.s2s_forward, src, tgt, upstream)
         return Gradients(None, None, grads)
 
     def _s2s_generate(self, src, max_len):

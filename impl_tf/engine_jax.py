@@ -22,9 +22,9 @@ one compilation. The most recently used programs are kept with their functions (
 adapter passes the same function objects at every call (``KerasAdapter.fns``) and everything else as
 arguments -- the data, the targets (``constants``), the values of every variable the function reads
 (``variables`` / ``context``) -- so the second call of ``forward`` or ``loss_and_grads`` runs the
-compiled program instead of tracing and compiling again. For the same reason ``build`` creates the
-variables under ``jax.eval_shape`` (shapes only: the random initializers are traced, not compiled)
-before the canonical values are assigned.
+compiled program instead of tracing and compiling again. And to compile nothing it does not need,
+``build`` creates the variables under ``jax.eval_shape`` (shapes only: the random initializers are
+traced, not compiled) before the canonical values are assigned.
 
 The training step uses the optimizer's stateless API: ``optimizer.stateless_apply(optimizer_values,
 grads, variable_values)`` returns the new values, compiled together with the gradient into one
