@@ -74,6 +74,27 @@ def central_difference_at(f, x: np.ndarray, idx: tuple, h: float = 1e-5) -> tupl
     return (f_plus - f_minus) / (2.0 * h), max(abs(float(f_plus)), abs(float(f_minus)))
 
 
+def stacked_central_differences(f_stacked, x: np.ndarray, h: float = 1e-5) -> tuple[np.ndarray, float]:
+    """``central_differences`` with every evaluation of f in ONE call: ``f_stacked(X)`` receives the 2P
+    points ``x + h e_i`` (``X[i]``) and ``x - h e_i`` (``X[P + i]``), i = 1..P (P = x.size), stacked on a
+    new first axis, ``X (2P, *x.shape)``, and returns f at each of them, ``(2P,)``. The points and the
+    difference quotient are the ones ``central_difference_at`` forms, element by element. For a model
+    whose batch rows do not interact (a recurrent net: no batch norm), f of every point is one forward
+    pass over the 2P copies of the batch stacked on the batch axis, instead of 2P passes."""
+    if x.dtype != np.float64:
+        raise TypeError(f"gradient checks need float64 input, got {x.dtype}")
+    P = x.size
+    points = np.repeat(x.reshape(1, P), 2 * P, axis=0)                   # (2P, P): row i perturbs entry i % P
+    rows = np.arange(P)
+    points[rows, rows] = x.reshape(P) + h                                # x[idx] = old + h
+    points[P + rows, rows] = x.reshape(P) - h                            # x[idx] = old - h
+    values = np.asarray(f_stacked(points.reshape(2 * P, *x.shape)), dtype=np.float64)
+    if values.shape != (2 * P,):
+        raise ValueError(f"f_stacked must return one value per point, shape ({2 * P},), got {values.shape}")
+    grad = ((values[:P] - values[P:]) / (2.0 * h)).reshape(x.shape)
+    return grad, float(np.max(np.abs(values))) if P else 0.0
+
+
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """Central differences of the scalar function ``f`` at ``x`` (see ``central_differences``)."""
     return central_differences(f, x, h)[0]
@@ -94,7 +115,7 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def check_gradient(f, x: np.ndarray, analytic: np.ndarray, *, h: float = 1e-5, rtol: float = 1e-7,
-                   atol: float = 0.0, name: str = "x", zero: bool = False) -> float:
+                   atol: float = 0.0, name: str = "x", zero: bool = False, f_stacked=None) -> float:
     """Assert that ``analytic`` equals the central-difference gradient of ``f`` at ``x``
     (the rule is in the module docstring); returns the normwise relative error.
 
@@ -102,11 +123,13 @@ def check_gradient(f, x: np.ndarray, analytic: np.ndarray, *, h: float = 1e-5, r
     check pass that a zero gradient would pass too. ``zero=True``: the gradient is zero by
     construction -- ``analytic`` must be exactly 0 and ``|numeric|`` within the allowance.
     Raises ``GradientUnresolvable`` (an AssertionError) when the numerical gradient is within
-    the allowance, so that the check could not have failed.
+    the allowance, so that the check could not have failed. With ``f_stacked`` (f of many points
+    at once, ``stacked_central_differences``) the same differences come from one call of it.
     """
     if analytic.shape != x.shape:
         raise AssertionError(f"gradient of {name} has shape {analytic.shape}, expected {x.shape}")
-    numeric, f_scale = central_differences(f, x, h)
+    numeric, f_scale = (central_differences(f, x, h) if f_stacked is None
+                        else stacked_central_differences(f_stacked, x, h))
     allowance = max(noise_floor(f_scale, h), atol)
     abs_err, rel_err = relative_error(analytic, numeric)
     resolved = float(np.max(np.abs(numeric))) if numeric.size else 0.0
