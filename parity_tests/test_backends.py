@@ -434,6 +434,8 @@ def shared_results(tmp_path):
 
 
 def test_a_shared_result_is_read_back_exactly_and_never_while_isolated(shared_results, monkeypatch):
+    """A result another pytest process wrote is read back with every quantity, dtype and bit as computed;
+    under a patch (``harness.isolated``) nothing is read or written."""
     case = "lstm_last_bi_h0_T50_N1_H4"
     written = harness.run_case(case, "keras-tf", "float32")           # computed here, and written
     assert [p.name for p in shared_results.iterdir()] == [f"{case}--keras-tf--float32.npz"]
