@@ -96,8 +96,6 @@ def queue_parity_runs(items) -> None:
             for item in items if getattr(item, "originalname", None) == "test_parity"
             for framework in item.callspec.params["pair"]]
     if runs:
-        from reports import harness
-
         harness.prefetch(runs)
 
 

@@ -364,9 +364,8 @@ def case_result(case_name: str, framework: str, dtype: str) -> dict[str, np.ndar
 
 
 def shutdown() -> None:
-    """Cancel queued work and stop every worker, waiting for the processes to exit -- all at once: a worker
-    with jax or torch loaded takes seconds to exit, and one after the other they took 5 s at the end of
-    every test run."""
+    """Cancel queued work and stop every worker, waiting for the processes to exit -- side by side: a worker
+    with jax or torch loaded takes seconds to exit."""
     with _LOCK:
         pools = list(_POOLS.values())
         _POOLS.clear()
