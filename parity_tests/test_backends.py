@@ -260,21 +260,31 @@ EXIT_SCRIPT = textwrap.dedent("""
     assert len(backends._PENDING["torch"]) >= len(runs) - 2      # the call went ahead of the queued runs
     assert "output" in harness.run_case(*runs[0])
     assert "keras" not in __import__("sys").modules     # this process never needed Keras
+    backends.call("torch", print, "a line the worker has not flushed")
+    worker = next(iter(backends._POOLS["torch"]._processes.values()))
+    # atexit hooks run after the pools' shutdown (registered with threading's earlier hooks): the worker has ended
+    __import__("atexit").register(lambda: print(worker.exitcode, flush=True))
 """)
 
 
-def test_workers_leave_no_output_no_process_and_no_wait_at_exit():
+def test_workers_leave_no_output_no_process_and_no_wait_at_exit(tmp_path):
     """A script queues 40 cases for the torch worker, makes a direct call (served after at most one queued
     case, ``backends.IN_FLIGHT``, not after all 40), uses one case and exits without shutting anything down:
-    it exits at once (the queued work is cancelled, not finished), prints nothing but its own line (no
-    TensorFlow / XLA start-up lines from the worker) and the worker process is gone (joined: no zombie)."""
+    it exits at once (the queued work is cancelled, not finished), prints nothing but its own lines (no
+    TensorFlow / XLA start-up lines from the worker) and the worker process is gone (joined: no zombie).
+    The worker ends with exit code 0 by ``backends._exit_now``, which skips the libraries' own exit hooks
+    but not the worker's output: a line it printed without flushing is in its log."""
+    log = tmp_path / "worker-{backend}.log"
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "SUITE_WORKER_LOG": ""})
+                          timeout=300, env={**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+                                            "SUITE_WORKER_LOG": str(log)})     # (buffered: what a flush must save)
     elapsed = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == "" and len(proc.stdout.splitlines()) == 1, (proc.stdout, proc.stderr)
-    pid = int(proc.stdout)
+    assert proc.stderr == "" and len(proc.stdout.splitlines()) == 2, (proc.stdout, proc.stderr)
+    pid, exitcode = map(int, proc.stdout.split())
+    assert exitcode == 0
+    assert "a line the worker has not flushed" in Path(str(log).replace("{backend}", "torch")).read_text()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert elapsed < 120, f"exit took {elapsed:.0f} s: queued work was finished instead of cancelled"
