@@ -80,7 +80,7 @@ class KerasAdapter(Adapter):
 
         self.fns = SimpleNamespace(
             forward=lambda x_t, s_t: m(x_t, s_t),
-            final_state=lambda x_t, s_t: m.run(x_t, s_t)[1],
+            forward_and_state=lambda x_t, s_t: (lambda u, s: (m.output_activation(u), s))(*m.run(x_t, s_t)),
             loss=lambda x_t, *rest: m.objective(x_t, rest[-1], states(rest[:-1])),   # rest: states, target
             output=lambda x_t, *s: m(x_t, states(s)),
             s2s_forward=lambda src, tgt: m(src, tgt),
@@ -96,8 +96,8 @@ class KerasAdapter(Adapter):
     def _forward(self, x, initial_state):
         return self._evaluate(self.fns.forward, self.engine.tensor(x), self._state(initial_state))
 
-    def _final_state(self, x, initial_state):
-        return self._evaluate(self.fns.final_state, self.engine.tensor(x), self._state(initial_state))
+    def _forward_and_state(self, x, initial_state):
+        return self._evaluate(self.fns.forward_and_state, self.engine.tensor(x), self._state(initial_state))
 
     def _grads(self, fn, x, initial_state, upstream=None, constants=()):
         """``fn(x_t, *states, *constants)`` (the loss or the output) and its gradients with respect to the

@@ -121,7 +121,7 @@ class Steps(keras.callbacks.Callback):
         if hasattr(self.model, "jax_state_sync"):
             self.model.jax_state_sync()
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_begin(self, logs=None):
         self._sync()
         self.before = self.adapter.get_params()
 
@@ -136,6 +136,7 @@ class Steps(keras.callbacks.Callback):
             raise adapter._diverged(adapter._steps + 1, loss, bad)
         adapter._steps += 1
         self.losses.append(loss)
+        self.before = after                          # nothing changes the parameters until the next step
         self.bar.update()
 
 

@@ -63,10 +63,11 @@ class TorchAdapter(Adapter):
         with torch.no_grad():
             return self.model(self._tensor(x), self._state(initial_state)).numpy()
 
-    def _final_state(self, x, initial_state):
+    def _forward_and_state(self, x, initial_state):
         with torch.no_grad():
-            _, state = self.model.run(self._tensor(x), self._state(initial_state))
-        return {n: t.numpy() for n, t in state.items()}
+            u, state = self.model.run(self._tensor(x), self._state(initial_state))
+            y = self.model.output_activation(u)
+        return y.numpy(), {n: t.numpy() for n, t in state.items()}
 
     def _grads(self, out, x_t, s_t, grad_outputs=None):
         params = [self.model.get_parameter(n) for n in self.names]

@@ -5,7 +5,8 @@
 3. Keras cannot represent a learning rate outside float32's normal range: refused at ``set_optimizer``;
 4. a hyperparameter the model's dtype cannot represent is refused at ``set_optimizer``, everywhere;
 5. a diverging ``train_step`` raises, names the step and restores the parameters;
-6. ``final_state`` checks its input for feed-forward models too;
+6. ``final_state`` checks its input for feed-forward models too; ``forward(return_state=True)`` is
+   ``forward`` and ``final_state`` from one pass;
 9. NumPy scalars are accepted wherever Python numbers are.
 
 (Items 7 and 8, the report CLI's output path, are pinned in the report CLI tests.)
@@ -242,6 +243,26 @@ def test_final_state_checks_the_input_of_a_feed_forward_model(framework, bad, er
 @pytest.mark.parametrize("framework", FW)
 def test_final_state_of_a_feed_forward_model_is_empty_for_good_input(framework):
     assert mlp(framework).final_state(np.ones((2, 4))) == {}
+    y, state = mlp(framework).forward(np.ones((2, 4)), return_state=True)
+    np.testing.assert_array_equal(y, mlp(framework).forward(np.ones((2, 4))))
+    assert state == {}
+
+
+@pytest.mark.parametrize("framework", FW)
+def test_forward_with_its_state_is_forward_and_final_state_bit_for_bit(framework):
+    """``forward(x, s, return_state=True)`` (what the parity harness calls, one pass) gives exactly what
+    ``forward`` and ``final_state`` give (two passes): a bidirectional many-to-many GRU with a given state."""
+    spec = RNNSpec("gru", 3, 4, 2, bidirectional=True, return_sequences=True)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 5, 3))
+    h0 = {n: rng.standard_normal((2, 4)) for n in spec.state_shapes()}
+    model = make_adapter(framework, spec, init_params(spec, seed=4, bias="normal"))
+    y, state = model.forward(x, h0, return_state=True)
+    np.testing.assert_array_equal(y, model.forward(x, h0))
+    want = model.final_state(x, h0)
+    assert list(state) == list(want) == list(spec.state_shapes())
+    for name in want:
+        np.testing.assert_array_equal(state[name], want[name], err_msg=name)
 
 
 # -- 9. NumPy scalars -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the parity tests and the reports talk only to this API::
     res  = adapter.loss_and_grads(x, target)       # res.loss, res.grad_input, res.grads[name]
     vjp  = adapter.vjp(x, upstream)                # gradients of sum(upstream * y)
     s    = adapter.final_state(x)                  # recurrent states after the last step, by name
+    y, s = adapter.forward(x, return_state=True)   # both from one forward pass
     p    = adapter.get_params()                    # canonical dict, NumPy
     n    = adapter.param_count()                   # trainable scalars as the framework counts them
     adapter.set_optimizer(OptimizerSpec("sgd", lr=0.125))
@@ -117,11 +118,20 @@ class Adapter:
         return x, validation.check_state(self.spec, initial_state, x.shape[0], self.dtype)
 
     def forward(self, x: np.ndarray, initial_state: dict | None = None, *,
-                target: np.ndarray | None = None) -> np.ndarray:
-        """The output; for a seq2seq model the teacher-forced logits ``(N, T, V)`` of ``target``."""
+                target: np.ndarray | None = None, return_state: bool = False):
+        """The output; for a seq2seq model the teacher-forced logits ``(N, T, V)`` of ``target``. With
+        ``return_state=True``, ``(output, final_state(x, initial_state))`` from ONE forward pass -- as a
+        Keras RNN layer's ``return_state=True`` or a torch ``nn.LSTM``'s ``(output, (h_n, c_n))`` give them
+        (and one pass is one update of batch norm's running statistics in training mode)."""
         if self.seq2seq:
-            return self._s2s_forward(*self._inputs(x, initial_state, target))
-        return self._forward(*self._inputs(x, initial_state, target))
+            y = self._s2s_forward(*self._inputs(x, initial_state, target))
+            return (y, {}) if return_state else y
+        x, state = self._inputs(x, initial_state, target)
+        if not return_state:
+            return self._forward(x, state)
+        if not self.spec.state_shapes():
+            return self._forward(x, state), {}
+        return self._forward_and_state(x, state)
 
     def final_state(self, x: np.ndarray, initial_state: dict | None = None, *,
                     target: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -129,7 +139,7 @@ class Adapter:
         x, state = self._inputs(x, initial_state, target)  # checked for every model, stateful or not
         if not self.spec.state_shapes():
             return {}
-        return self._final_state(x, state)
+        return self._forward_and_state(x, state)[1]
 
     def loss_and_grads(self, x: np.ndarray, target: np.ndarray,
                        initial_state: dict | None = None) -> Gradients:
@@ -390,7 +400,8 @@ class Adapter:
     def _forward(self, x, initial_state):
         raise NotImplementedError
 
-    def _final_state(self, x, initial_state) -> dict[str, np.ndarray]:
+    def _forward_and_state(self, x, initial_state) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``(output, states after the last step)`` of a recurrent model, from one forward pass."""
         raise NotImplementedError
 
     def _loss_and_grads(self, x, target, initial_state) -> Gradients:
@@ -487,9 +498,9 @@ class NumpyAdapter(Adapter):
         y, _ = self.model.forward(x, initial_state)
         return y
 
-    def _final_state(self, x, initial_state):
-        _, cache = self.model.forward(x, initial_state)
-        return cache["final_state"]
+    def _forward_and_state(self, x, initial_state):
+        y, cache = self.model.forward(x, initial_state)
+        return y, cache["final_state"]
 
     def _loss_and_grads(self, x, target, initial_state):
         loss, cache = self.model.objective(x, target, initial_state)

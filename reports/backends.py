@@ -24,11 +24,12 @@ Clean exit. Workers ignore SIGINT (Ctrl-C interrupts the parent, which then shut
 ``shutdown()`` cancels what is still queued and joins the processes (no zombies), and runs at
 interpreter exit before ``concurrent.futures`` waits for queued work (which it would otherwise
 finish first: minutes of prefetched cases nobody reads after a failing ``pytest -x``). A worker
-whose parent dies reads EOF from its queue and exits. A worker that stops skips jax's, TensorFlow's and
-torch's exit hooks (``_exit_now``): with them, stopping the two workers took 1.7 s idle, 4 s in the suite. A worker's stdout and stderr go to
-``os.devnull`` (TensorFlow and XLA write start-up lines straight to file descriptor 2), or to the
-file named by ``SUITE_WORKER_LOG`` (``{backend}`` in the name is replaced); its Python
-exceptions come back to the parent as they were raised.
+whose parent dies reads EOF from its queue and exits. A worker that stops skips jax's, TensorFlow's
+and torch's exit hooks (``_exit_now``): with them, stopping the two workers took 1.7 s on an idle
+machine, 4 s at the end of the suite. A worker's stdout and stderr go to ``os.devnull``
+(TensorFlow and XLA write start-up lines straight to file descriptor 2), or to the file named by
+``SUITE_WORKER_LOG`` (``{backend}`` in the name is replaced); its Python exceptions come back to
+the parent as they were raised.
 
 Speed. Compiling is most of what the JAX worker does (one XLA program per engine call, see
 ``impl_tf/engine_jax.py``), so it compiles with ``--xla_backend_optimization_level=0`` and, when it

@@ -139,9 +139,10 @@ def quantities(adapter, x, target, upstream, initial_state=None) -> dict[str, np
         out.update({f"grad:{n}": g for n, g in res.grads.items()})
         out.update({f"vjp:{n}": g for n, g in adapter.vjp(x, upstream, target=target).grads.items()})
         return out
-    out = {"output": adapter.forward(x, initial_state)}
+    y, final = adapter.forward(x, initial_state, return_state=True)           # (final_state's states)
+    out = {"output": y}
     out.update({f"buffer:{n}": b for n, b in adapter.buffers().items()})      # after exactly one forward
-    out.update({f"final:{n}": s for n, s in adapter.final_state(x, initial_state).items()})
+    out.update({f"final:{n}": s for n, s in final.items()})
     res = adapter.loss_and_grads(x, target, initial_state)
     out["loss"] = np.asarray(res.loss)
     out["grad_input"] = res.grad_input

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from tqdm import tqdm
 
 from reference_numpy import data
@@ -101,7 +103,15 @@ def single_threaded(threads: int | None = 1):
     (threadpoolctl; ``None``: as they are). The suite's models are far too small to gain from
     threads, and on a shared 2-core machine spinning thread pools made a 100-step torch CNN run
     take 2-30 s instead of 0.1 s."""
-    return threadpool_limits(threads) if threads is not None else contextlib.nullcontext()
+    return _controller(len(sys.modules)).limit(limits=threads) if threads is not None else contextlib.nullcontext()
+
+
+@functools.lru_cache(maxsize=1)
+def _controller(modules: int) -> ThreadpoolController:
+    """threadpoolctl's view of the thread pools of the libraries loaded now: finding them walks every loaded
+    shared object (10 ms with TensorFlow, torch and jax loaded), so it is kept -- and made again once more
+    modules are imported (``modules``: how many), which is how another library's pool would arrive."""
+    return ThreadpoolController()
 
 
 def train(framework: str, spec, params, batches, optimizer: OptimizerSpec, dtype="float64") -> TrainResult:
