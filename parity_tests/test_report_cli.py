@@ -1,11 +1,14 @@
 """The report's command line: a bad ``--out`` is refused in one line, before any work; the
 filters choose what runs; ``--help`` explains every option."""
 
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
 from reference_numpy.cases import CASES
-from reports import cli
+from reports import bench, cli
 
 
 @pytest.fixture
@@ -61,7 +64,7 @@ def test_help_explains_every_option(capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     for option in ("--out", "--families", "--frameworks", "--dtypes", "--cases", "--quick", "--skip-training",
-                   "--skip-bench",
+                   "--skip-bench", "--bench-from",
                    "show", "conventions", "exit status"):
         assert option in text, option
 
@@ -73,6 +76,55 @@ def test_bad_filters_are_usage_errors(no_work, tmp_path, argv):
         cli.main(["--out", str(tmp_path / "r"), *argv])
     assert exc.value.code == 2
     assert not (tmp_path / "r").exists()           # refused before the output directory was made
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, "no bench.csv or bench.md there; expected the output of `python -m reports bench --out"),
+    ({"bench.csv": "family,median_ms\nmlp,1.0\n", "bench.md": ""}, "bench.csv has columns ['family', 'median_ms'], "
+                                                                    "expected ['family', 'framework', 'dtype'"),
+], ids=["missing", "wrong-columns"])
+def test_bench_from_a_directory_without_a_benchmark_is_refused(no_work, capsys, tmp_path, files, message):
+    bench_dir = tmp_path / "bench"
+    bench_dir.mkdir()
+    for name, text in files.items():
+        (bench_dir / name).write_text(text)
+    assert cli.main(["--out", str(tmp_path / "r"), "--cases", "linear_regression", "--bench-from", str(bench_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m reports: error: --bench-from {bench_dir}: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bench_from_and_skip_bench_are_a_usage_error(no_work, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--out", str(tmp_path / "r"), "--bench-from", str(tmp_path), "--skip-bench"])
+    assert exc.value.code == 2
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_report_runs_the_benchmark_command_and_reads_what_it_wrote(tmp_path, monkeypatch, capsys):
+    """``run_benchmark`` starts ``python -m reports.bench`` with the report's families and frameworks (the ones the
+    benchmark times) and reads bench.csv back. The command is run here by ``bench.main`` in this process, made
+    tiny (one round, a batch of 16): a second process would only add its imports."""
+    commands = []
+
+    def run_here(cmd, **kwargs):
+        commands.append(cmd)
+        assert cmd[:3] == [sys.executable, "-m", "reports.bench"]
+        args = cmd[3:]
+        del args[args.index("--threads"):args.index("--threads") + 2]      # (it would set this whole process's)
+        code = bench.main([*args, "--rounds", "1", "--warmup", "0", "--limit-n", "16", "--no-progress",
+                           "--release-freed-memory"])
+        return subprocess.CompletedProcess(cmd, code, stdout="")
+
+    monkeypatch.setattr(subprocess, "run", run_here)
+    table = cli.run_benchmark(tmp_path, ["mlp", "regression"], ["numpy", "torch", "keras-jax"], quick=True)
+    (cmd,) = commands
+    assert cmd[cmd.index("--families") + 1] == "mlp" and cmd[cmd.index("--frameworks") + 1] == "numpy,torch"
+    assert "--quick" in cmd and cmd[cmd.index("--threads") + 1] == "1" and cmd[cmd.index("--out") + 1] == str(tmp_path)
+    assert list(table.columns) == list(bench.COLUMNS) and set(table.family) == {"mlp"}
+    assert set(table.framework) == {"numpy", "torch", bench.BASELINE}
+    printed = capsys.readouterr().out
+    assert "benchmark: python -m reports bench --threads 1 (float32; mlp; numpy, torch) --quick" in printed
 
 
 def test_filters_choose_families_frameworks_and_dtypes(tmp_path, capsys):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports import cli, harness
+from reports import bench, cli, harness
 
 CHROMIUM = os.environ.get("SUITE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -38,7 +38,14 @@ def require_browser():
 def report(tmp_path_factory):
     require_browser()
     out = tmp_path_factory.mktemp("report")
-    status = cli.main(["--out", str(out), "--quick", "--families", "mlp", "lstm"])
+    # The benchmark, as the report would run it (python -m reports bench) but in this process and with one
+    # round at a small batch: what is checked here is how the page shows it, not its numbers; a process of
+    # its own would cost 5 s of imports. The report includes it with --bench-from.
+    measured = tmp_path_factory.mktemp("bench")
+    assert bench.main(["--quick", "--rounds", "1", "--warmup", "0", "--limit-n", "16", "--no-progress",
+                       "--release-freed-memory", "--families", "mlp,lstm", "--frameworks", "numpy,torch,keras-tf",
+                       "--out", str(measured)]) == 0
+    status = cli.main(["--out", str(out), "--quick", "--families", "mlp", "lstm", "--bench-from", str(measured)])
     assert status == 0
     return out / "index.html"
 
@@ -96,10 +103,10 @@ def test_page_renders_summary_figures_and_reader(browser, report, width):
     assert step_row.locator("pre.code").count() == 3                  # step | forward | call, no filler
     assert "def forward" in step_row.inner_text() and "def call" in step_row.inner_text()
 
-    # the benchmark the report ran (python -m reports bench, bench.csv beside the page): training step and
+    # the benchmark the report includes (python -m reports bench, bench.csv beside the page): training step and
     # forward pass, a row per family, a ratio per framework
-    bench = pd.read_csv(report.parent / "bench.csv")
-    assert set(bench.family) == {"mlp", "lstm"} and set(bench.framework) == {"numpy", "torch", "keras-tf",
+    table = pd.read_csv(report.parent / "bench.csv")
+    assert set(table.family) == {"mlp", "lstm"} and set(table.framework) == {"numpy", "torch", "keras-tf",
                                                                               "torch-plain"}
     tables = page.locator("#speed h4 + div table")
     assert tables.count() == 2

@@ -298,6 +298,9 @@ def report_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-training", action="store_true", help="no training runs (parity and the rest only)")
     parser.add_argument("--skip-bench", action="store_true",
                         help="no speed benchmark (python -m reports bench: bench.csv, bench.md)")
+    parser.add_argument("--bench-from", metavar="DIR",
+                        help="include the benchmark already in DIR (bench.csv and bench.md, as `python -m reports "
+                             "bench --out DIR` writes them) instead of running it")
     return parser
 
 
@@ -323,8 +326,12 @@ def report_main(argv) -> int:
                      f" matches none of: {', '.join(c.name for c in CASES)}")
     if args.quick:
         cases = quick_cases(cases)
+    if args.bench_from is not None and args.skip_bench:
+        parser.error("--bench-from includes a benchmark, --skip-bench leaves it out: give one of them")
     try:
         out = check_output_dir(args.out, REPORT_FILES)
+        if args.bench_from is not None:
+            read_benchmark(Path(args.bench_from))          # checked before any work, like --out
     except OutputPathError as exc:
         print(f"python -m reports: error: {exc}", file=sys.stderr)
         return 2
@@ -389,7 +396,9 @@ def report_main(argv) -> int:
     speed.to_csv(out / "speed.csv", index=False)
 
     bench = pd.DataFrame()
-    if not args.skip_bench:
+    if args.bench_from is not None:
+        bench = copy_benchmark(Path(args.bench_from), out)
+    elif not args.skip_bench:
         with timer.phase("benchmark"):
             bench = run_benchmark(out, [c.family for c in cases], frameworks, args.quick)
         if bench is None:
@@ -444,6 +453,36 @@ def report_main(argv) -> int:
           f"sweeps.csv, gradcheck.csv, fig_*.png "
           f"in {time.monotonic() - started:.0f} s ({phases})")
     return 0 if failures == 0 else 1
+
+
+def read_benchmark(directory: Path) -> pd.DataFrame:
+    """The benchmark in ``directory`` (``bench.csv`` with ``bench.COLUMNS``, and ``bench.md``), or an
+    ``OutputPathError`` naming what is missing."""
+    from reports import bench
+
+    missing = [name for name in bench.OUTPUT_FILES if not (directory / name).is_file()]
+    if missing:
+        raise OutputPathError(f"--bench-from {directory}: no {' or '.join(missing)} there; expected the output of "
+                              f"`python -m reports bench --out {directory}`")
+    table = pd.read_csv(directory / "bench.csv")
+    if list(table.columns) != list(bench.COLUMNS):
+        raise OutputPathError(f"--bench-from {directory}: bench.csv has columns {list(table.columns)}, expected "
+                              f"{list(bench.COLUMNS)}")
+    return table
+
+
+def copy_benchmark(directory: Path, out: Path) -> pd.DataFrame:
+    """``--bench-from``: the benchmark's files copied into the report (unless already there) and its table."""
+    import shutil
+
+    from reports import bench
+
+    table = read_benchmark(directory)
+    if directory.resolve() != out.resolve():
+        for name in bench.OUTPUT_FILES:
+            shutil.copyfile(directory / name, out / name)
+    print(f"benchmark: {directory / 'bench.csv'} ({len(table)} rows, not run again)", flush=True)
+    return table
 
 
 def run_benchmark(out: Path, families, frameworks, quick: bool) -> pd.DataFrame | None:
