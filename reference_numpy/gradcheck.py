@@ -79,8 +79,9 @@ def stacked_central_differences(f_stacked, x: np.ndarray, h: float = 1e-5) -> tu
     points ``x + h e_i`` (``X[i]``) and ``x - h e_i`` (``X[P + i]``), i = 1..P (P = x.size), stacked on a
     new first axis, ``X (2P, *x.shape)``, and returns f at each of them, ``(2P,)``. The points and the
     difference quotient are the ones ``central_difference_at`` forms, element by element. For a model
-    whose batch rows do not interact (a recurrent net: no batch norm), f of every point is one forward
-    pass over the 2P copies of the batch stacked on the batch axis, instead of 2P passes."""
+    whose batch rows do not interact (any model here in inference mode: batch norm reading its running
+    statistics), f of every point at its input is one forward pass over the 2P copies of the batch
+    stacked on the batch axis, instead of 2P passes."""
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64 input, got {x.dtype}")
     P = x.size
