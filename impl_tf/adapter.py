@@ -84,7 +84,7 @@ class KerasAdapter(Adapter):
             loss=lambda x_t, *rest: m.objective(x_t, rest[-1], states(rest[:-1])),   # rest: states, target
             output=lambda x_t, *s: m(x_t, states(s)),
             s2s_forward=lambda src, tgt: m(src, tgt),
-            s2s_attention=lambda src, tgt: m.run(src, tgt)[1],
+            s2s_run=lambda src, tgt: m.run(src, tgt),          # (logits, attention): forward and attention
             s2s_loss=lambda src, tgt: m.objective(src, tgt))
 
     def _state(self, state):
@@ -117,10 +117,11 @@ class KerasAdapter(Adapter):
 
     # -- seq2seq: token ids in (no input gradient), teacher-forced logits out -----------------
     def _s2s_forward(self, src, tgt):
-        return self._evaluate(self.fns.s2s_forward, self.engine.tensor(src), self.engine.tensor(tgt))
+        return self._evaluate(self.fns.s2s_run, self.engine.tensor(src), self.engine.tensor(tgt))[0]
 
     def _s2s_attention(self, src, tgt):
-        return self._evaluate(self.fns.s2s_attention, self.engine.tensor(src), self.engine.tensor(tgt))
+        # the same function as _s2s_forward's, so that JAX compiles one program for both (the engine keeps it)
+        return self._evaluate(self.fns.s2s_run, self.engine.tensor(src), self.engine.tensor(tgt))[1]
 
     def _s2s_grads(self, fn, src, tgt, upstream=None):
         """``fn(src, tgt)`` and its gradients with respect to every variable (none for the int ids)."""
