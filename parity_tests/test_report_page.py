@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports import bench, cli, harness
+from reports import bench, cli, harness, training
 
 CHROMIUM = os.environ.get("SUITE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -121,6 +121,13 @@ def test_page_renders_summary_figures_and_reader(browser, report, width):
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert problems == []
     page.close()
+
+
+def test_the_report_learns_the_tasks_of_its_families_only(report):
+    learned = pd.read_csv(report.parent / "training.csv")
+    assert set(learned.family) == {"mlp", "lstm"}
+    assert set(learned.task) == {"iris", "digits_mlp", "binary_addition_lstm", "noisy_sine_lstm"}
+    assert set(learned.framework) == set(training.LEARN_FRAMEWORKS)
 
 
 def test_detailed_rows_render_on_demand_and_filter(browser, report):

@@ -280,7 +280,8 @@ def report_parser() -> argparse.ArgumentParser:
                         help="directory to write the report into (created if missing; the files in it "
                              "named like the report's are overwritten); open DIR/index.html in a browser")
     parser.add_argument("--families", nargs="+", metavar="FAMILY", choices=families(),
-                        help=f"only these model families (default: all of {', '.join(families())})")
+                        help=f"only these model families' cases and tasks learned (default: all of "
+                             f"{', '.join(families())})")
     parser.add_argument("--frameworks", nargs="+", metavar="FRAMEWORK", choices=FRAMEWORK_NAMES,
                         default=list(FRAMEWORK_NAMES),
                         help="compare only these frameworks, at least two (default: numpy torch keras); "
@@ -376,11 +377,12 @@ def report_main(argv) -> int:
         pd.concat(runs).to_csv(out / "trajectories.csv", index=False)
         failures += sum(int((~t["passed"]).sum()) for t in (conv, traj) if len(t))
         learners = [fw for fw in frameworks if fw in training.LEARN_FRAMEWORKS]
-        if learners:
-            print(f"tasks learned: {', '.join(learners)}{' (quick: a few steps, not judged)' if args.quick else ''}",
-                  flush=True)
+        tasks = [name for name, task in training.LEARN_TASKS.items() if task.family in {c.family for c in cases}]
+        if learners and tasks:
+            print(f"tasks learned: {', '.join(tasks)} in {', '.join(learners)}"
+                  f"{' (quick: a few steps, not judged)' if args.quick else ''}", flush=True)
             with timer.phase("tasks learned"):
-                learn = training.learn_tasks(quick=args.quick, progress=True, frameworks=learners)
+                learn = training.learn_tasks(quick=args.quick, progress=True, tasks=tasks, frameworks=learners)
             learn.to_csv(out / "training.csv", index=False)
             learned = training.learn_summary(learn)
             failures += int((learned["passed"] == False).sum())      # noqa: E712  (None: no target)
