@@ -25,6 +25,11 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_
               "TF_NUM_INTEROP_THREADS"):
     os.environ.setdefault(_name, "1")
 
+# No garbage collection while the test modules import TensorFlow, torch and jax (each of the collector's
+# full passes walks everything imported so far); collection ends by freezing what was imported and turning
+# the collector back on (``pytest_collection_finish``: ``backends.settle_garbage_collector``).
+gc.disable()
+
 import pytest  # noqa: E402
 
 import impl_tf  # noqa: E402, F401  (sets KERAS_BACKEND=tensorflow)
@@ -70,6 +75,7 @@ def pytest_xdist_make_scheduler(config, log):
 def pytest_configure(config):
     if "PYTEST_XDIST_WORKER" not in os.environ and getattr(config.option, "numprocesses", None):
         os.environ[SHARED_RESULTS] = tempfile.mkdtemp(prefix="parity-results-")
+        gc.enable()                                   # the controlling process collects no tests
     # At interpreter exit, Python's last garbage collections walk every object still alive -- the frameworks'
     # and the caches' millions: 1.5 s for a process that ran 180 cases, 2 to 4 s for the suite's. Frozen
     # (moved out of the collector's reach), they are not walked; reference counting still frees what it
@@ -114,6 +120,7 @@ def pytest_collection_finish(session):
     then does it know that the group is its own."""
     if not (session.config.option.collectonly or hasattr(session.config, "workerinput")):
         queue_parity_runs(session.items)
+    backends.settle_garbage_collector()              # (off while the test modules imported: see the top)
 
 
 _queued_here = False          # this xdist process has queued the parity runs (it runs the group)

@@ -103,6 +103,13 @@ def variables_only_gradient(name: str) -> tuple[float, float]:
     return abs(float(value) - float(np.sum(W * W))), float(np.max(np.abs(grads[0] - 2 * W))) + len(inputs)
 
 
+def garbage_collector_state() -> tuple:
+    """``(collector on, its thresholds, objects frozen)`` of the process it runs in."""
+    import gc
+
+    return gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()
+
+
 def program_reuse_probe() -> dict:
     """In the JAX worker: how often the engine traces a kept function, and how many programs it keeps."""
     from impl_tf import engine_jax
@@ -265,6 +272,17 @@ EXIT_SCRIPT = textwrap.dedent("""
     # atexit hooks run after the pools' shutdown (registered with threading's earlier hooks): the worker has ended
     __import__("atexit").register(lambda: print(worker.exitcode, flush=True))
 """)
+
+
+@pytest.mark.parametrize("where", ["this process", "jax", "torch"])
+def test_the_garbage_collector_is_on_with_the_imports_frozen(where):
+    """``backends.settle_garbage_collector`` ran after the start-up of this pytest process (its tests collected)
+    and of each worker (its backend imported): the collector is on again -- it is off during the imports --
+    with the suite's thresholds, and the imported objects are frozen out of its reach."""
+    on, thresholds, frozen = garbage_collector_state() if where == "this process" else backends.call(
+        where, garbage_collector_state)
+    assert on and thresholds == backends.GC_THRESHOLDS
+    assert frozen > 100_000                                # torch, Keras and its backend: millions of objects
 
 
 def test_workers_leave_no_output_no_process_and_no_wait_at_exit(tmp_path):

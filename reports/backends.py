@@ -43,6 +43,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import faulthandler
+import gc
 import multiprocessing
 import os
 import pickle
@@ -160,6 +161,7 @@ def _init_worker(backend: str, log: str) -> None:
     before keras is imported. An error is kept and raised by every call (``_run``), so the parent
     sees it instead of a broken pool."""
     global _WORKER_ERROR
+    gc.disable()                                         # until the imports are done (as in conftest.py)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     target = os.open(log.replace("{backend}", backend) if log else os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     os.dup2(target, 1)
@@ -187,8 +189,25 @@ def _init_worker(backend: str, log: str) -> None:
         impl_tf.engine()
     except BaseException as error:                       # noqa: BLE001  (re-raised by every call)
         _WORKER_ERROR = error
+    settle_garbage_collector()
     # Registered after the imports, so it runs before their own exit hooks (atexit runs the last first).
     atexit.register(_exit_now)
+
+
+#: The garbage collector's thresholds in the suite's long-lived processes (``settle_garbage_collector``).
+GC_THRESHOLDS = (700, 10, 100)
+
+
+def settle_garbage_collector() -> None:
+    """The end of a long-lived process's start-up (a pytest process once its tests are collected, a worker once
+    it has imported its backend), with the collector off during the imports. What is alive now stays alive:
+    moved out of the collector's reach (``gc.freeze``), TensorFlow's, torch's, jax's and Keras's millions of
+    objects are no longer walked by every full collection. And a full collection comes after 100 collections
+    of the middle generation instead of Python's 10 (``GC_THRESHOLDS``). Measured in the two pytest processes
+    of a suite run: 8.1 s of garbage collection before, 3.7 s after, at 80 MB more peak memory."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.enable()
 
 
 def _exit_now() -> None:
