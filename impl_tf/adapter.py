@@ -78,9 +78,13 @@ class KerasAdapter(Adapter):
         def states(values):                       # the initial-state tensors -> the model's dict (or None)
             return dict(zip(names, values, strict=True)) if values else None
 
+        def forward_and_state(x_t, s_t):          # the output and the final states, from one pass
+            u, state = m.run(x_t, s_t)
+            return m.output_activation(u), state
+
         self.fns = SimpleNamespace(
             forward=lambda x_t, s_t: m(x_t, s_t),
-            forward_and_state=lambda x_t, s_t: (lambda u, s: (m.output_activation(u), s))(*m.run(x_t, s_t)),
+            forward_and_state=forward_and_state,
             loss=lambda x_t, *rest: m.objective(x_t, rest[-1], states(rest[:-1])),   # rest: states, target
             output=lambda x_t, *s: m(x_t, states(s)),
             s2s_forward=lambda src, tgt: m(src, tgt),

@@ -82,7 +82,8 @@ def test_bad_filters_are_usage_errors(no_work, tmp_path, argv):
     ({}, "no bench.csv or bench.md there; expected the output of `python -m reports bench --out"),
     ({"bench.csv": "family,median_ms\nmlp,1.0\n", "bench.md": ""}, "bench.csv has columns ['family', 'median_ms'], "
                                                                     "expected ['family', 'framework', 'dtype'"),
-], ids=["missing", "wrong-columns"])
+    ({"bench.csv": "", "bench.md": ""}, "bench.csv is not a table (No columns to parse from file)"),
+], ids=["missing", "wrong-columns", "empty"])
 def test_bench_from_a_directory_without_a_benchmark_is_refused(no_work, capsys, tmp_path, files, message):
     bench_dir = tmp_path / "bench"
     bench_dir.mkdir()

@@ -466,7 +466,10 @@ def read_benchmark(directory: Path) -> pd.DataFrame:
     if missing:
         raise OutputPathError(f"--bench-from {directory}: no {' or '.join(missing)} there; expected the output of "
                               f"`python -m reports bench --out {directory}`")
-    table = pd.read_csv(directory / "bench.csv")
+    try:
+        table = pd.read_csv(directory / "bench.csv")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise OutputPathError(f"--bench-from {directory}: bench.csv is not a table ({exc})") from None
     if list(table.columns) != list(bench.COLUMNS):
         raise OutputPathError(f"--bench-from {directory}: bench.csv has columns {list(table.columns)}, expected "
                               f"{list(bench.COLUMNS)}")
