@@ -140,6 +140,11 @@ def _program(fn, kind: str, variables, make):
     return entry[1]
 
 
+def _others(context, variables) -> list:
+    """The variables of ``context`` that are not among ``variables`` (the differentiated ones), in order."""
+    return [v for v in context if all(v is not w for w in variables)]
+
+
 def evaluate(fn, *args, variables=()):
     """``fn(*args)`` as one compiled program, reused for the same ``fn`` (assignments inside it applied after
     it; ``variables``: every variable ``fn`` reads); eagerly when ``fn`` branches on values, which a compiled
@@ -164,7 +169,7 @@ def gradients(fn, inputs, variables, upstream=None, constants=(), context=()):
     """``(y, input_grads, variable_grads)`` as NumPy (``engine_tf.py``), as ONE compiled program, reused for
     the same ``fn``; ``context``: the other variables ``fn`` reads (not differentiated)."""
     variables = list(variables)
-    context = [v for v in context if all(v is not w for w in variables)]
+    context = _others(context, variables)
 
     def make():
         pure, assigned = _stateless(fn, [*variables, *context])
@@ -198,7 +203,7 @@ def train_step(loss_fn, inputs, variables, optimizer, context=()) -> float:
     updates), inputs of the compiled step like the parameters, not constants baked into it. ``loss_fn``
     should be the same object at every step (the adapter's ``fns.loss``, made again when the mode changes)
     so that the compiled step is reused."""
-    context = [v for v in context if all(v is not w for w in variables)]
+    context = _others(context, variables)
     steps = _STEPS.setdefault(optimizer, weakref.WeakKeyDictionary())
     if loss_fn not in steps:
         pure, assigned = _stateless(loss_fn, [*variables, *context])

@@ -25,9 +25,9 @@ gradient below the central differences' resolution is refused, not passed.
   the gradient of the loss and the VJP of the output, with respect to the input, every
   parameter and every given initial state, exactly as the NumPy adapter reports them to the
   parity tests (an initial-state gradient that has vanished over 50 steps below the
-  resolution is checked over the case's first 5 steps); a recurrent net's input and
-  initial-state checks evaluate all their central-difference points in one forward pass
-  over copies of the batch (``stacked_central_differences``: the same points and quotients);
+  resolution is checked over the case's first 5 steps); the input and initial-state checks
+  evaluate all their central-difference points in one forward pass over copies of the batch
+  (``stacked_central_differences``: the same points and quotients);
 * a zeroed initial-state gradient is rejected where the old rule (abs err <= 1e-10)
   accepted it: the ``*_last_bi_h0_T50_N1_H4`` cases, gradients 1e-43 .. 1e-14;
 * negative controls: deliberately wrong backward passes (a missing factor, a
